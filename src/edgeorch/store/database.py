@@ -1,0 +1,183 @@
+"""The database handle: engine, migrations, and the two kinds of session.
+
+``session()`` is for reads; ``write()`` is one write transaction that commits on exit, so a write
+is acknowledged (the context exits) only once it is durable. Writers are serialised: on SQLite by
+``BEGIN IMMEDIATE`` (taken at the first statement), on PostgreSQL by locking the revision row
+first thing. Reads run in one snapshot on both (SQLite WAL transactions; REPEATABLE READ on
+PostgreSQL), so a list and the revision it reports agree.
+
+A ``Database`` is safe to share between threads: the engine pools connections and every context
+opens its own session.
+"""
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event, select, text
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
+from sqlalchemy.pool import StaticPool
+
+from edgeorch.store.sql.changes import REVISION_KEY, WRITABLE_KEY
+from edgeorch.store.sql.objects import CLOCK_KEY
+from edgeorch.store.sql.orm import RevisionRow
+from edgeorch.store.sql.tenants import ensure_default_tenant
+
+MIGRATIONS_DIR = Path(__file__).parent / "sql" / "migrations"
+DB_FILE_NAME = "edgeorch.db"
+# Any constant works; it only has to be the same for every server sharing the database.
+_MIGRATION_LOCK_KEY = 0x6564_6765_6F72_6368 & 0x7FFF_FFFF_FFFF_FFFF
+_WRITE_OPTION = "edgeorch_write"
+_SQLITE_PRAGMAS = (
+    # busy_timeout first, so switching to WAL waits for a concurrent opener instead of failing.
+    "PRAGMA busy_timeout=10000",
+    "PRAGMA journal_mode=WAL",
+    # FULL: fsync the WAL at every commit, so an acknowledged write survives power loss.
+    "PRAGMA synchronous=FULL",
+    "PRAGMA foreign_keys=ON",
+)
+
+
+def utc_now() -> datetime:
+    """The default clock."""
+    return datetime.now(UTC)
+
+
+def default_sqlite_url(data_dir: Path) -> str:
+    """The URL of the database file in a data directory."""
+    return f"sqlite:///{(data_dir / DB_FILE_NAME).resolve()}"
+
+
+def normalize_url(url: str) -> URL:
+    """Parse ``url``; PostgreSQL URLs of any spelling get the psycopg 3 driver."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url.removeprefix("postgres://")
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgresql+psycopg2"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+class Database:
+    """One database: SQLite (a file) or PostgreSQL, chosen by the URL."""
+
+    def __init__(self, url: str, *, clock: Callable[[], datetime] | None = None) -> None:
+        self.url = normalize_url(url)
+        self.clock = clock or utc_now
+        self.engine = _create_engine(self.url)
+        self.is_sqlite = self.url.get_backend_name() == "sqlite"
+        read_bind = self.engine
+        if not self.is_sqlite:
+            read_bind = self.engine.execution_options(isolation_level="REPEATABLE READ")
+        write_bind = self.engine.execution_options(**{_WRITE_OPTION: True})
+        self._reads = sessionmaker(read_bind, expire_on_commit=False)
+        self._writes = sessionmaker(write_bind, expire_on_commit=False)
+        for factory in (self._reads, self._writes):
+            event.listen(factory, "after_transaction_end", _forget_revision)
+
+    def __repr__(self) -> str:
+        return f"Database({self.url.render_as_string(hide_password=True)!r})"
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest migration and ensure the ``default`` tenant.
+
+        Idempotent, and safe when several servers start at once: migrations run in one
+        transaction under the write lock (SQLite) or an advisory lock (PostgreSQL).
+        """
+        config = alembic_config()
+        with self.engine.execution_options(**{_WRITE_OPTION: True}).begin() as conn:
+            if not self.is_sqlite:
+                conn.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY}
+                )
+            config.attributes["connection"] = conn
+            command.upgrade(config, "head")
+        with self.write() as session:
+            ensure_default_tenant(session=session)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A read session in one snapshot; committed on exit (reads may refresh bookkeeping)."""
+        with self._reads() as session:
+            session.info[CLOCK_KEY] = self.clock
+            with session.begin():
+                yield session
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """One write transaction: commits (durably) on normal exit, rolls back on error."""
+        with self._writes() as session:
+            session.info[CLOCK_KEY] = self.clock
+            session.info[WRITABLE_KEY] = True
+            with session.begin():
+                if not self.is_sqlite:
+                    # Serialise writers from the start, so every read in the transaction sees
+                    # the latest commit (READ COMMITTED) and a version check cannot go stale.
+                    lock = select(RevisionRow.value).where(RevisionRow.id == 1).with_for_update()
+                    session.execute(lock)
+                yield session
+
+    def ping(self) -> bool:
+        """Whether the database answers."""
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except SQLAlchemyError:
+            return False
+        return True
+
+    def dispose(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()
+
+
+def alembic_config() -> Config:
+    """An Alembic configuration built in code, pointing at the migrations inside the package."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return config
+
+
+def _forget_revision(session: Session, transaction: SessionTransaction) -> None:
+    # A revision is only valid inside the transaction that took it (and is undone with a
+    # rolled-back savepoint), so it is dropped when the transaction or any savepoint ends; a
+    # later write then takes a fresh one, which at worst leaves a gap. Flushes open internal
+    # subtransactions too: those must not drop it, or one transaction would take several.
+    if transaction.parent is None or transaction.nested:
+        session.info.pop(REVISION_KEY, None)
+
+
+def _create_engine(url: URL) -> Engine:
+    if url.get_backend_name() != "sqlite":
+        return create_engine(url, pool_pre_ping=True)
+    memory = url.database in (None, "", ":memory:")
+    kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False}}
+    if memory:
+        # One shared connection, else every connection would see its own empty database.
+        kwargs["poolclass"] = StaticPool
+    engine = create_engine(url, **kwargs)
+    event.listen(engine, "connect", _on_sqlite_connect)
+    event.listen(engine, "begin", _on_sqlite_begin)
+    return engine
+
+
+def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    # SQLAlchemy's documented recipe: stop pysqlite issuing BEGIN itself, so we choose the kind.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    for pragma in _SQLITE_PRAGMAS:
+        cursor.execute(pragma)
+    cursor.close()
+
+
+def _on_sqlite_begin(conn: Any) -> None:
+    # IMMEDIATE takes the write lock up front: a deferred transaction that later writes can
+    # fail with SQLITE_BUSY without waiting; an immediate one waits busy_timeout for its turn.
+    immediate = conn.get_execution_options().get(_WRITE_OPTION, False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")

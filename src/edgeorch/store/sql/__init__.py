@@ -1,0 +1,1 @@
+"""The SQL implementation of the store: ORM tables, one repository module per kind, migrations."""
