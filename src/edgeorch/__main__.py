@@ -1,0 +1,5 @@
+"""``python -m edgeorch`` is the ``edgeorch`` command."""
+
+from edgeorch.cli.main import app
+
+app()

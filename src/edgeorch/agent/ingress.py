@@ -1,0 +1,146 @@
+"""The agent's HTTP ingress: ``/w/<workload-name>/<path>`` reaches a running replica.
+
+A Wasm task is served in-process through the driver's ``handle_http`` (in a worker thread, since
+a guest call blocks); a process task is proxied to its port on 127.0.0.1 with httpx. Requests for
+a workload with no running replica here answer 503 with the reason.
+"""
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import Callable, Iterator
+
+import httpx
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+
+from edgeorch.agent.drivers import HttpHandler
+from edgeorch.agent.supervisor import Target
+from edgeorch.config import parse_listen
+
+Router = Callable[[str], Target | None]
+_HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailers",
+        "transfer-encoding",
+        "upgrade",
+        "host",
+        "content-length",
+        "content-encoding",
+    }
+)
+_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+
+class _QuietServer(uvicorn.Server):
+    """uvicorn without its signal handlers: the agent owns SIGTERM/SIGINT."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def _forward_headers(headers: httpx.Headers | dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in headers.items() if k.lower() not in _HOP_BY_HOP}
+
+
+class Ingress:
+    """Serves ``/w/...`` on ``listen`` (``HOST:PORT``, port 0 picks one) for ``router``."""
+
+    def __init__(self, listen: str, router: Router, *, proxy_timeout: float = 30.0) -> None:
+        self._host, self._port = parse_listen(listen)
+        self._router = router
+        self._proxy = httpx.AsyncClient(timeout=proxy_timeout)
+        self._server: _QuietServer | None = None
+        self._task: asyncio.Task[None] | None = None
+        self.url = ""
+
+    def app(self) -> Starlette:
+        """The ASGI app (also usable without a socket in tests)."""
+        routes = [
+            Route("/w/{name}/{path:path}", self._serve, methods=_METHODS),
+            Route("/w/{name}", self._serve, methods=_METHODS),
+            Route("/healthz", self._health, methods=["GET"]),
+        ]
+        return Starlette(routes=routes)
+
+    async def start(self) -> str:
+        """Bind and serve in the background; returns the base URL (with the real port)."""
+        sock = socket.socket(socket.AF_INET6 if ":" in self._host else socket.AF_INET)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self._host, self._port))
+        sock.listen(128)
+        sock.setblocking(False)
+        port = sock.getsockname()[1]
+        host = f"[{self._host}]" if ":" in self._host else self._host
+        self.url = f"http://{host}:{port}"
+        config = uvicorn.Config(self.app(), log_level="warning", access_log=False, lifespan="off")
+        self._server = _QuietServer(config)
+        self._task = asyncio.create_task(self._server.serve(sockets=[sock]))
+        while not self._server.started:
+            if self._task.done():
+                self._task.result()
+            await asyncio.sleep(0.01)
+        return self.url
+
+    async def stop(self) -> None:
+        """Stop serving."""
+        if self._server is not None and self._task is not None:
+            self._server.should_exit = True
+            await self._task
+        await self._proxy.aclose()
+
+    async def _health(self, request: Request) -> Response:
+        return PlainTextResponse("ok\n")
+
+    async def _serve(self, request: Request) -> Response:
+        name = request.path_params["name"]
+        target = self._router(name)
+        if target is None:
+            return PlainTextResponse(
+                f"workload {name!r} has no running replica on this node\n", status_code=503
+            )
+        path = "/" + request.path_params.get("path", "")
+        if request.url.query:
+            path += "?" + request.url.query
+        body = await request.body()
+        if isinstance(target.driver, HttpHandler):
+            status, headers, content = await asyncio.to_thread(
+                target.driver.handle_http,
+                target.task_id,
+                request.method,
+                path,
+                dict(request.headers),
+                body,
+            )
+            return Response(content, status_code=status, headers=_forward_headers(headers))
+        return await self._proxy_to(name, target, request, path, body)
+
+    async def _proxy_to(
+        self, name: str, target: Target, request: Request, path: str, body: bytes
+    ) -> Response:
+        if target.port is None:
+            return PlainTextResponse(
+                f"workload {name!r} serves no port; set artifact.port\n", status_code=502
+            )
+        url = f"http://127.0.0.1:{target.port}{path}"
+        try:
+            answer = await self._proxy.request(
+                request.method, url, headers=_forward_headers(dict(request.headers)), content=body
+            )
+        except httpx.TransportError as exc:
+            return PlainTextResponse(
+                f"workload {name!r} is not answering on port {target.port}: {exc!r}\n",
+                status_code=502,
+            )
+        return Response(
+            answer.content, status_code=answer.status_code, headers=_forward_headers(answer.headers)
+        )

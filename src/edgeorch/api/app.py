@@ -1,0 +1,76 @@
+"""The FastAPI application: routes under ``/api/v1``, problem+json errors, body size limit."""
+
+from collections.abc import Callable
+from datetime import datetime
+
+from fastapi import APIRouter, FastAPI
+
+from edgeorch import __version__
+from edgeorch.api import problems
+from edgeorch.api.auth import TokenCache
+from edgeorch.api.limits import BodySizeLimit
+from edgeorch.api.routes import (
+    agent,
+    apply,
+    artifacts,
+    events,
+    health,
+    instances,
+    nodes,
+    placement,
+    tenants,
+    tokens,
+    workloads,
+)
+from edgeorch.config import ServerSettings
+from edgeorch.placement.live import LiveFleet
+from edgeorch.store import Database
+
+API_PREFIX = "/api/v1"
+
+
+def create_app(
+    database: Database,
+    settings: ServerSettings | None = None,
+    *,
+    clock: Callable[[], datetime] | None = None,
+) -> FastAPI:
+    """Build the API over an already migrated ``database``; the clock defaults to the store's,
+    so expiry checks and stored timestamps agree."""
+    settings = settings or ServerSettings()
+    app = FastAPI(
+        title="edgeorch",
+        version=__version__,
+        description="Edge computing orchestration: nodes, workloads, placement, events.",
+        docs_url="/api/docs",
+        redoc_url="/api/redoc",
+        openapi_url="/api/openapi.json",
+    )
+    app.state.database = database
+    app.state.settings = settings
+    app.state.clock = clock or database.clock
+    app.state.token_cache = TokenCache()
+    app.state.fleet = LiveFleet(database)
+    problems.install(app)
+    api = APIRouter(prefix=API_PREFIX)
+    for module in (
+        nodes,
+        workloads,
+        instances,
+        events,
+        tokens,
+        tenants,
+        apply,
+        placement,
+        agent,
+        artifacts,
+    ):
+        api.include_router(module.router)
+    app.include_router(api)
+    app.include_router(health.router)
+    app.add_middleware(
+        BodySizeLimit,
+        limit=settings.max_body_bytes,
+        overrides={f"{API_PREFIX}/artifacts": artifacts.max_artifact_bytes()},
+    )
+    return app

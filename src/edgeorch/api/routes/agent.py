@@ -1,0 +1,300 @@
+"""``/api/v1/agent``: the edge agent's outbound API (see ``edgeorch.agent.protocol``).
+
+``POST /agent/join`` needs a ``join`` token; every other endpoint needs the ``node`` credential of
+the node in the path (another node's id is a 403). Operator tokens are refused here, and node
+credentials are refused by the operator API (``api/auth.py``).
+"""
+
+import os
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from sqlalchemy.orm import Session
+
+from edgeorch.agent.presence import Presence, ready_status
+from edgeorch.agent.protocol import (
+    AssignmentItem,
+    AssignmentSet,
+    Heartbeat,
+    HeartbeatAck,
+    InstanceReport,
+    JoinRequest,
+    JoinResponse,
+)
+from edgeorch.agent.watch import ChangeSignal, wait_for_assignments
+from edgeorch.api.auth import Principal, authenticate, get_database
+from edgeorch.api.events import record
+from edgeorch.api.problems import ApiProblem
+from edgeorch.domain.enums import InstanceState, TokenRole
+from edgeorch.schemas.instance import Instance
+from edgeorch.schemas.node import NodeCreate
+from edgeorch.store import (
+    Assignments,
+    Database,
+    join_node,
+    list_instances,
+    read_node,
+    update_instance_status,
+    update_node_status,
+)
+
+router = APIRouter(prefix="/agent", tags=["agent"])
+
+DEFAULT_MAX_WATCH_SECONDS = 60.0
+
+
+def max_watch_seconds() -> float:
+    """The longest a watch may wait: ``EDGEORCH_AGENT_MAX_WATCH_SECONDS`` or 60 s."""
+    text = os.environ.get("EDGEORCH_AGENT_MAX_WATCH_SECONDS", "")
+    try:
+        return float(text) if text else DEFAULT_MAX_WATCH_SECONDS
+    except ValueError as exc:
+        raise ValueError(
+            f"EDGEORCH_AGENT_MAX_WATCH_SECONDS={text!r} is not a number of seconds"
+        ) from exc
+
+
+def _forbidden(detail: str) -> ApiProblem:
+    return ApiProblem(403, "Forbidden", detail)
+
+
+def require_join(principal: Principal = Depends(authenticate)) -> Principal:
+    """Only a join token may join."""
+    if principal.role is not TokenRole.JOIN:
+        raise _forbidden(
+            f"a {principal.role.value} token may not join a node; create a join token with "
+            "'edgeorch token create --join'"
+        )
+    return principal
+
+
+def require_node(node_id: str, principal: Principal = Depends(authenticate)) -> Principal:
+    """Only the node credential of ``node_id`` may act as that node."""
+    if principal.role is not TokenRole.NODE:
+        raise _forbidden(
+            f"a {principal.role.value} token may not use the agent API; it needs the node "
+            "credential the agent received when it joined"
+        )
+    if principal.node_id != node_id:
+        raise _forbidden(
+            f"this credential belongs to node {principal.node_id}; it may not act as node {node_id}"
+        )
+    return principal
+
+
+def _app_singletons(request: Request) -> tuple[Presence, ChangeSignal]:
+    state = request.app.state
+    if getattr(state, "agent_presence", None) is None:
+        signal = ChangeSignal()
+        signal.attach(state.database)
+        state.agent_signal = signal
+        state.agent_presence = Presence()
+    return state.agent_presence, state.agent_signal
+
+
+@router.post("/join", response_model=JoinResponse)
+def post_join(
+    body: JoinRequest,
+    request: Request,
+    principal: Principal = Depends(require_join),
+    database: Database = Depends(get_database),
+) -> JoinResponse:
+    """Bind to the pre-registered node of this name, or register a new one, and answer the
+    node's credential. The join token is used up."""
+    new_node = None
+    missing = body.facts.missing_for_new_node()
+    with database.write() as session:
+        if not missing:
+            new_node = _new_node(body)
+        result = join_node(
+            session=session,
+            tenant=principal.tenant,
+            name=body.name,
+            join_token_id=principal.token_id,
+            new_node=new_node,
+            measured=body.measured.model_dump(mode="json"),
+            agent=body.agent,
+        )
+        node = result.node
+        how = "registered and joined" if result.created else "joined"
+        record(
+            session,
+            tenant=node.metadata.tenant,
+            kind="Node",
+            object_id=node.metadata.id,
+            name=node.metadata.name,
+            reason="NodeJoined",
+            message=f"agent {how} as node {node.metadata.name} "
+            f"({node.spec.arch.value}, capabilities: {', '.join(node.spec.capabilities)})",
+        )
+    request.app.state.token_cache.clear()  # the join token and older credentials are revoked
+    return JoinResponse(
+        node_id=node.metadata.id,
+        node_name=node.metadata.name,
+        tenant=node.metadata.tenant,
+        created=result.created,
+        credential=result.credential.secret,
+        credential_id=result.credential.id,
+    )
+
+
+def _new_node(body: JoinRequest) -> NodeCreate:
+    facts = body.facts
+    spec: dict[str, Any] = {
+        "edge_type": facts.edge_type,
+        "region": facts.region,
+        "location": {"latitude": facts.latitude, "longitude": facts.longitude},
+        "country": facts.country,
+        "cost_per_hour": facts.cost_per_hour or 0.0,
+        **body.measured.model_dump(mode="json"),
+    }
+    if facts.zone is not None:
+        spec["zone"] = facts.zone
+    return NodeCreate.model_validate(
+        {"metadata": {"name": body.name, "labels": body.labels}, "spec": spec}
+    )
+
+
+@router.post("/nodes/{node_id}/heartbeat", response_model=HeartbeatAck)
+def post_heartbeat(
+    node_id: str,
+    body: Heartbeat,
+    request: Request,
+    principal: Principal = Depends(require_node),
+    database: Database = Depends(get_database),
+) -> HeartbeatAck:
+    """Record the node's utilization and its instances' states. The node row is written only
+    when something changed or every 30 s (``edgeorch.agent.presence``)."""
+    presence, _ = _app_singletons(request)
+    now = request.app.state.clock()
+    presence.seen(node_id, now)
+    with database.session() as session:
+        node = read_node(session=session, ref=node_id, tenant=None)
+        bound = _bound_instances(session, node_id)
+    changed = _changed_reports(body.instances, bound)
+    agent_facts = {**node.status.agent, "ingress": body.ingress or ""}
+    fresh = ready_status(
+        node.status,
+        now=now,
+        utilization=body.utilization,
+        instances=len(bound),
+        agent=agent_facts,
+    )
+    persist = presence.should_persist(node_id, node.status, fresh)
+    if persist or changed:
+        with database.write() as session:
+            if persist:
+                update_node_status(session=session, node_id=node_id, status=fresh)
+            for report, instance in changed:
+                _apply_report(session, report, instance, node.metadata.name)
+        if persist:
+            presence.persisted(node_id)
+    return HeartbeatAck(state=fresh.state, persisted=persist, instances_updated=len(changed))
+
+
+def _bound_instances(session: Session, node_id: str) -> dict[str, Instance]:
+    bound: dict[str, Instance] = {}
+    token: str | None = None
+    while True:
+        page = list_instances(
+            session=session, tenant=None, node_id=node_id, limit=1000, continue_token=token
+        )
+        bound.update((i.metadata.id, i) for i in page.items)
+        token = page.continue_token
+        if token is None:
+            return bound
+
+
+def _changed_reports(
+    reports: list[InstanceReport], bound: dict[str, Instance]
+) -> list[tuple[InstanceReport, Instance]]:
+    """Reports that change a stored status; reports of instances not bound here are ignored."""
+    changed = []
+    for report in reports:
+        instance = bound.get(report.id)
+        if instance is None:
+            continue
+        status = instance.status
+        if (status.state, status.endpoint, status.message, status.restarts) != (
+            report.state,
+            report.endpoint,
+            report.message,
+            report.restarts,
+        ):
+            changed.append((report, instance))
+    return changed
+
+
+def _apply_report(session: Session, report: InstanceReport, instance: Instance, node: str) -> None:
+    status = instance.status.model_copy(
+        update={
+            "state": report.state,
+            "endpoint": report.endpoint,
+            "message": report.message,
+            "restarts": report.restarts,
+            "started_at": report.started_at,
+        }
+    )
+    update_instance_status(session=session, instance_id=instance.metadata.id, status=status)
+    if report.state is InstanceState.FAILED and instance.status.state is not InstanceState.FAILED:
+        record(
+            session,
+            tenant=instance.metadata.tenant,
+            kind="Instance",
+            object_id=instance.metadata.id,
+            name=instance.metadata.name,
+            reason="InstanceFailed",
+            message=f"instance {instance.metadata.name} failed on node {node}: {report.message}",
+            type_="Warning",
+        )
+
+
+@router.get("/nodes/{node_id}/assignments", response_model=AssignmentSet)
+async def get_assignments(
+    node_id: str,
+    request: Request,
+    since: int = Query(0, ge=0, description="the revision of the set the agent has"),
+    digest: str | None = Query(None, description="the digest of the set the agent has"),
+    timeout: float = Query(0.0, ge=0, description="seconds to wait for a change"),
+    principal: Principal = Depends(require_node),
+) -> AssignmentSet:
+    """The node's assignments. With ``digest``, waits up to ``timeout`` seconds (capped by the
+    server) for them to differ from it; ``changed`` says whether they do."""
+    _, signal = _app_singletons(request)
+    database: Database = request.app.state.database
+    current, changed = await wait_for_assignments(
+        database,
+        signal,
+        node_id=node_id,
+        digest=digest,
+        timeout=min(timeout, max_watch_seconds()),
+    )
+    if current.revision < since:
+        # The agent has seen a newer store than this one (e.g. a restored backup): answer the
+        # set anyway, the agent decides; never hide a divergence.
+        changed = True
+    return await run_in_threadpool(_to_set, node_id, current, changed)
+
+
+def _to_set(node_id: str, current: Assignments, changed: bool) -> AssignmentSet:
+    items = [
+        AssignmentItem(
+            instance_id=a.instance.metadata.id,
+            instance_name=a.instance.metadata.name,
+            replica=a.instance.spec.replica,
+            generation=a.instance.spec.generation,
+            desired_state=a.instance.spec.desired_state,
+            workload_id=a.workload.metadata.id,
+            workload_name=a.workload.metadata.name,
+            workload_spec=a.workload.spec,
+        )
+        for a in (current.items if changed else [])
+    ]
+    return AssignmentSet(
+        node_id=node_id,
+        revision=current.revision,
+        digest=current.digest,
+        changed=changed,
+        items=items,
+    )

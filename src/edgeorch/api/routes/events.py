@@ -1,0 +1,39 @@
+"""``/api/v1/events``: what the system did and why, newest last."""
+
+from fastapi import APIRouter, Depends, Query
+
+from edgeorch.api.auth import Principal, get_database, require_read, tenant_for_read
+from edgeorch.api.params import PageParams, page_params, tenant_query
+from edgeorch.schemas.envelope import ListMeta, ObjectList
+from edgeorch.schemas.event import Event
+from edgeorch.store import Database, list_events
+
+router = APIRouter(prefix="/events", tags=["events"])
+
+
+@router.get("", response_model=ObjectList[Event])
+def get_events(
+    kind: str | None = Query(None, description="only events about this kind (Node, Workload…)"),
+    object_id: str | None = Query(None, description="only events about this object id"),
+    since_revision: int | None = Query(None, ge=0, description="only events after revision"),
+    page: PageParams = Depends(page_params),
+    tenant: str | None = Depends(tenant_query),
+    principal: Principal = Depends(require_read),
+    database: Database = Depends(get_database),
+) -> ObjectList[Event]:
+    """List events in revision order."""
+    with database.session() as session:
+        result = list_events(
+            session=session,
+            tenant=tenant_for_read(principal, tenant),
+            involved_kind=kind,
+            involved_id=object_id,
+            since_revision=since_revision,
+            limit=page.limit,
+            continue_token=page.continue_token,
+        )
+    return ObjectList[Event](
+        kind="EventList",
+        metadata=ListMeta(revision=result.revision, continue_=result.continue_token),
+        items=result.items,
+    )

@@ -1,0 +1,1 @@
+"""The ``edgeorch`` command: server, up, and the client verbs."""

@@ -1,0 +1,260 @@
+"""Client verbs over objects: ``node``, ``workload``, ``apply`` and ``events``."""
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from edgeorch.cli.output import (
+    OutputFormat,
+    age,
+    console,
+    emit_data,
+    emit_table,
+    short_id,
+    status_word,
+)
+from edgeorch.cli.state import api_client, fail
+
+Output = Annotated[OutputFormat, typer.Option("--output", "-o", help="table, json or yaml")]
+Limit = Annotated[int | None, typer.Option("--limit", help="show at most this many")]
+Selector = Annotated[
+    str | None, typer.Option("--selector", "-l", help="label selector, e.g. site=factory,tier!=x")
+]
+Tenant = Annotated[str | None, typer.Option("--tenant", help="tenant (fleet admins: any)")]
+
+node_app = typer.Typer(help="Edge nodes: list, show, remove.", no_args_is_help=True)
+workload_app = typer.Typer(help="Workloads: list, show, scale, remove.", no_args_is_help=True)
+
+
+def _node_state(node: dict[str, Any]) -> str:
+    scheduling = node["spec"].get("scheduling", "enabled")
+    state = str(node["status"]["state"])
+    return state if scheduling == "enabled" else f"{state},{scheduling}"
+
+
+NODE_COLUMNS = [
+    ("ID", lambda n: short_id(n["metadata"]["id"])),
+    ("NAME", lambda n: n["metadata"]["name"]),
+    ("STATUS", lambda n: ",".join(status_word(w) for w in _node_state(n).split(","))),
+    ("TYPE", lambda n: n["spec"]["edge_type"]),
+    ("REGION", lambda n: n["spec"]["region"]),
+    ("COUNTRY", lambda n: n["spec"]["country"]),
+    ("CPU", lambda n: f"{n['spec']['capacity']['cpu']:g}"),
+    ("MEMORY", lambda n: f"{n['spec']['capacity']['memory_mb']} MB"),
+    ("COST/H", lambda n: f"{n['spec']['cost_per_hour']:.3f}"),
+    ("AGE", lambda n: age(n["metadata"]["created_at"])),
+]
+
+WORKLOAD_COLUMNS = [
+    ("ID", lambda w: short_id(w["metadata"]["id"])),
+    ("NAME", lambda w: w["metadata"]["name"]),
+    ("RUNTIME", lambda w: w["spec"]["runtime"]),
+    ("READY", lambda w: f"{w['status']['running_replicas']}/{w['status']['desired_replicas']}"),
+    ("PLACED", lambda w: str(w["status"]["placed_replicas"])),
+    ("TENANT", lambda w: w["metadata"]["tenant"]),
+    ("AGE", lambda w: age(w["metadata"]["created_at"])),
+]
+
+
+@node_app.command("ls")
+def node_ls(
+    ctx: typer.Context,
+    region: Annotated[str | None, typer.Option(help="only this region")] = None,
+    edge_type: Annotated[str | None, typer.Option("--edge-type", help="only this type")] = None,
+    status: Annotated[str | None, typer.Option(help="pending, ready, suspect or down")] = None,
+    selector: Selector = None,
+    tenant: Tenant = None,
+    limit: Limit = None,
+    output: Output = OutputFormat.TABLE,
+) -> None:
+    """List nodes."""
+    with api_client(ctx) as client:
+        data = client.list_all(
+            "/edge/nodes",
+            limit=limit,
+            region=region,
+            edge_type=edge_type,
+            status=status,
+            label_selector=selector,
+            tenant=tenant,
+        )
+    if output is not OutputFormat.TABLE:
+        emit_data(data, output)
+        return
+    emit_table(data["items"], NODE_COLUMNS, empty="no nodes match")
+
+
+@node_app.command("show")
+def node_show(
+    ctx: typer.Context,
+    ref: Annotated[str, typer.Argument(help="node id, name or id prefix")],
+    output: Output = OutputFormat.YAML,
+) -> None:
+    """Show one node."""
+    with api_client(ctx) as client:
+        node = client.get(f"/edge/nodes/{ref}")
+    if output is OutputFormat.TABLE:
+        emit_table([node], NODE_COLUMNS, empty="")
+        return
+    emit_data(node, output)
+
+
+@node_app.command("rm")
+def node_rm(
+    ctx: typer.Context,
+    refs: Annotated[list[str], typer.Argument(help="node ids, names or id prefixes")],
+) -> None:
+    """Remove nodes."""
+    with api_client(ctx) as client:
+        for ref in refs:
+            node = client.request("DELETE", f"/edge/nodes/{ref}")
+            console.print(f"node/{node['metadata']['name']} removed")
+
+
+@workload_app.command("ls")
+def workload_ls(
+    ctx: typer.Context,
+    runtime: Annotated[str | None, typer.Option(help="process, wasm, container or vm")] = None,
+    selector: Selector = None,
+    tenant: Tenant = None,
+    limit: Limit = None,
+    output: Output = OutputFormat.TABLE,
+) -> None:
+    """List workloads."""
+    with api_client(ctx) as client:
+        data = client.list_all(
+            "/workloads", limit=limit, runtime=runtime, label_selector=selector, tenant=tenant
+        )
+    if output is not OutputFormat.TABLE:
+        emit_data(data, output)
+        return
+    emit_table(data["items"], WORKLOAD_COLUMNS, empty="no workloads match")
+
+
+INSTANCE_COLUMNS = [
+    ("ID", lambda i: short_id(i["metadata"]["id"])),
+    ("REPLICA", lambda i: str(i["spec"]["replica"])),
+    ("NODE", lambda i: short_id(i["spec"].get("node_id")) or "-"),
+    ("STATE", lambda i: status_word(i["status"]["state"])),
+    ("ENDPOINT", lambda i: i["status"].get("endpoint") or "-"),
+    ("MESSAGE", lambda i: i["status"].get("message") or ""),
+]
+
+
+@workload_app.command("show")
+def workload_show(
+    ctx: typer.Context,
+    ref: Annotated[str, typer.Argument(help="workload id, name or id prefix")],
+    output: Output = OutputFormat.TABLE,
+) -> None:
+    """Show one workload and its instances."""
+    with api_client(ctx) as client:
+        workload = client.get(f"/workloads/{ref}")
+        instances = client.list_all("/instances", workload=workload["metadata"]["id"])
+    if output is not OutputFormat.TABLE:
+        emit_data(workload, output)
+        return
+    emit_table([workload], WORKLOAD_COLUMNS, empty="")
+    console.print()
+    emit_table(instances["items"], INSTANCE_COLUMNS, empty="no instances yet")
+
+
+@workload_app.command("scale")
+def workload_scale(
+    ctx: typer.Context,
+    ref: Annotated[str, typer.Argument(help="workload id, name or id prefix")],
+    replicas: Annotated[int, typer.Option("--replicas", "-r", min=0, help="new replica count")],
+) -> None:
+    """Set the number of replicas."""
+    with api_client(ctx) as client:
+        workload = client.request("PUT", f"/workloads/{ref}/scale", json={"replicas": replicas})
+    console.print(
+        f"workload/{workload['metadata']['name']} scaled to "
+        f"{workload['status']['desired_replicas']}"
+    )
+
+
+@workload_app.command("rm")
+def workload_rm(
+    ctx: typer.Context,
+    refs: Annotated[list[str], typer.Argument(help="workload ids, names or id prefixes")],
+) -> None:
+    """Remove workloads and their instances."""
+    with api_client(ctx) as client:
+        for ref in refs:
+            workload = client.request("DELETE", f"/workloads/{ref}")
+            console.print(f"workload/{workload['metadata']['name']} deleted")
+
+
+def apply(
+    ctx: typer.Context,
+    file: Annotated[str, typer.Option("--filename", "-f", help="manifest file, or - for stdin")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="validate only")] = False,
+    output: Output = OutputFormat.TABLE,
+) -> None:
+    """Create or update the objects in a YAML or JSON manifest (several documents allowed).
+
+    All documents are validated first and written together: if any is wrong, nothing changes.
+    """
+    if file == "-":
+        text, content_type = sys.stdin.read(), "application/yaml"
+    else:
+        path = Path(file)
+        try:
+            text = path.read_text()
+        except OSError as exc:
+            fail(f"cannot read {file}: {exc.strerror}")
+        content_type = "application/json" if path.suffix == ".json" else "application/yaml"
+    with api_client(ctx) as client:
+        result = client.request(
+            "POST",
+            "/apply",
+            content=text.encode(),
+            headers={"Content-Type": content_type},
+            params={"dry_run": str(dry_run).lower()},
+        )
+    if output is not OutputFormat.TABLE:
+        emit_data(result, output)
+        return
+    suffix = " (dry run)" if result["dry_run"] else ""
+    for item in result["items"]:
+        console.print(f"{item['kind'].lower()}/{item['name']} {item['action']}{suffix}")
+
+
+EVENT_COLUMNS = [
+    ("REVISION", lambda e: str(e["revision"])),
+    ("AGE", lambda e: age(e["time"])),
+    ("TYPE", lambda e: "[yellow]Warning[/]" if e["type"] == "Warning" else e["type"]),
+    ("REASON", lambda e: e["reason"]),
+    ("OBJECT", lambda e: f"{e['involved_object']['kind'].lower()}/{e['involved_object']['name']}"),
+    ("MESSAGE", lambda e: e["message"]),
+]
+
+
+def events(
+    ctx: typer.Context,
+    kind: Annotated[str | None, typer.Option(help="only about this kind, e.g. Node")] = None,
+    since: Annotated[int | None, typer.Option(help="only after this revision")] = None,
+    tenant: Tenant = None,
+    limit: Limit = None,
+    output: Output = OutputFormat.TABLE,
+) -> None:
+    """List events: what the system did and why."""
+    with api_client(ctx) as client:
+        data = client.list_all(
+            "/events", limit=limit, kind=kind, since_revision=since, tenant=tenant
+        )
+    if output is not OutputFormat.TABLE:
+        emit_data(data, output)
+        return
+    emit_table(data["items"], EVENT_COLUMNS, empty="no events")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the object commands to ``app``."""
+    app.add_typer(node_app, name="node")
+    app.add_typer(workload_app, name="workload")
+    app.command()(apply)
+    app.command()(events)

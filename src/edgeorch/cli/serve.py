@@ -1,0 +1,91 @@
+"""Running the control plane in this process: ``edgeorch server`` and ``edgeorch up``."""
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import uvicorn
+
+from edgeorch.api import create_app
+from edgeorch.api.bootstrap import (
+    BootstrapResult,
+    client_url,
+    prepare_store,
+    save_client_context,
+)
+from edgeorch.config import ServerSettings, parse_listen
+from edgeorch.store import Database, default_sqlite_url
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A migrated store, the app over it, and what the first start minted."""
+
+    settings: ServerSettings
+    database: Database
+    bootstrap: BootstrapResult
+    url: str
+    host: str
+    port: int
+
+
+def database_url(settings: ServerSettings) -> str:
+    """The configured URL, or the SQLite file in the data directory."""
+    return settings.database_url or default_sqlite_url(settings.data_dir)
+
+
+def prepare(settings: ServerSettings) -> Prepared:
+    """Validate the listen address, migrate the store and bootstrap the first admin token."""
+    host, port = parse_listen(settings.listen)
+    database = Database(database_url(settings))
+    bootstrap = prepare_store(database, settings)
+    url = client_url(host, port)
+    if bootstrap.admin_secret is not None:
+        save_client_context(url, bootstrap.admin_secret)
+    return Prepared(settings, database, bootstrap, url, host, port)
+
+
+def read_admin_token(settings: ServerSettings) -> str | None:
+    """The first admin token from the data directory, if this user can read it."""
+    path: Path = settings.admin_token_path
+    try:
+        return path.read_text().strip() or None
+    except OSError:
+        return None
+
+
+def run(
+    prepared: Prepared,
+    *,
+    access_log: bool = False,
+    on_started: Callable[[], None] | None = None,
+) -> None:
+    """Serve the API until interrupted (Ctrl-C or SIGTERM stop it cleanly); ``on_started`` runs
+    once the socket is listening."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    app = create_app(prepared.database, prepared.settings)
+    config = uvicorn.Config(
+        app,
+        host=prepared.host,
+        port=prepared.port,
+        log_level="info",
+        access_log=access_log,
+        timeout_graceful_shutdown=5,
+    )
+    server = uvicorn.Server(config)
+    if on_started is not None:
+        threading.Thread(target=_when_started, args=(server, on_started), daemon=True).start()
+    try:
+        server.run()
+    finally:
+        prepared.database.dispose()
+
+
+def _when_started(server: uvicorn.Server, callback: Callable[[], None]) -> None:
+    while not server.started and not server.should_exit:
+        time.sleep(0.05)
+    if server.started:
+        callback()

@@ -1,0 +1,68 @@
+"""Server settings: flags override environment variables, which override defaults.
+
+| setting        | flag             | environment               | default                        |
+|----------------|------------------|---------------------------|--------------------------------|
+| data directory | ``--data-dir``   | ``EDGEORCH_DATA_DIR``     | ``$XDG_DATA_HOME/edgeorch``    |
+| listen address | ``--listen``     | ``EDGEORCH_LISTEN``       | ``127.0.0.1:8080``             |
+| database       | ``--database-url`` | ``EDGEORCH_DATABASE_URL`` | SQLite file in the data dir  |
+| first token    |                  | ``EDGEORCH_BOOTSTRAP_TOKEN`` | generated on first start    |
+"""
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_LISTEN = "127.0.0.1:8080"
+DEFAULT_MAX_BODY_BYTES = 1 << 20  # 1 MiB: far above any manifest, far below a memory problem
+ADMIN_TOKEN_FILE = "admin-token"
+
+
+def default_data_dir() -> Path:
+    """``$EDGEORCH_DATA_DIR``, else ``$XDG_DATA_HOME/edgeorch``, else ``~/.local/share/…``."""
+    if env := os.environ.get("EDGEORCH_DATA_DIR"):
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "edgeorch"
+
+
+def parse_listen(value: str) -> tuple[str, int]:
+    """Split ``HOST:PORT`` (``[v6]:PORT`` allowed); ValueError names the bad value and the form."""
+    host, sep, port_text = value.rpartition(":")
+    if not sep or not port_text.isdigit() or not host:
+        raise ValueError(f"listen address {value!r} is not HOST:PORT (for example 127.0.0.1:8080)")
+    port = int(port_text)
+    if not 0 <= port <= 65535:
+        raise ValueError(f"port {port} in {value!r} is out of range 0-65535")
+    return host.strip("[]"), port
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """Everything ``edgeorch server`` needs to start."""
+
+    data_dir: Path = field(default_factory=default_data_dir)
+    listen: str = DEFAULT_LISTEN
+    database_url: str | None = None
+    bootstrap_token: str | None = None
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+
+    @classmethod
+    def from_env(
+        cls,
+        *,
+        data_dir: Path | None = None,
+        listen: str | None = None,
+        database_url: str | None = None,
+    ) -> "ServerSettings":
+        """Settings from explicit values, falling back to the environment, then defaults."""
+        return cls(
+            data_dir=(data_dir or default_data_dir()).expanduser().resolve(),
+            listen=listen or os.environ.get("EDGEORCH_LISTEN") or DEFAULT_LISTEN,
+            database_url=database_url or os.environ.get("EDGEORCH_DATABASE_URL") or None,
+            bootstrap_token=os.environ.get("EDGEORCH_BOOTSTRAP_TOKEN") or None,
+        )
+
+    @property
+    def admin_token_path(self) -> Path:
+        """Where the first admin token is written, readable by the owner only."""
+        return self.data_dir / ADMIN_TOKEN_FILE

@@ -1,0 +1,32 @@
+"""Heartbeats persist the node row only on change or every PERSIST_INTERVAL seconds."""
+
+from datetime import UTC, datetime
+
+from edgeorch.agent.presence import Presence, ready_status
+from edgeorch.domain.enums import NodeState
+from edgeorch.schemas.node import NodeStatus, Utilization
+
+
+def test_persist_on_change_or_interval() -> None:
+    now = [0.0]
+    presence = Presence(persist_interval=30, clock=lambda: now[0])
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    stored = NodeStatus(state=NodeState.READY, instances=1)
+    fresh = ready_status(stored, now=at, instances=1)
+    presence.seen("n", at)
+    assert presence.should_persist("n", stored, fresh)  # never persisted by this process
+    presence.persisted("n")
+    assert not presence.should_persist("n", stored, fresh)
+    now[0] = 29.0
+    assert not presence.should_persist("n", stored, fresh.model_copy(
+        update={"utilization": Utilization(cpu=0.05)}
+    ))  # fmt: skip
+    assert presence.should_persist("n", stored, ready_status(stored, now=at, instances=2))
+    assert presence.should_persist(
+        "n", stored, fresh.model_copy(update={"utilization": Utilization(cpu=0.5)})
+    )
+    pending = NodeStatus(state=NodeState.SUSPECT, instances=1)
+    assert presence.should_persist("n", pending, fresh)
+    now[0] = 30.0
+    assert presence.should_persist("n", stored, fresh)
+    assert presence.last_seen("n") == at
