@@ -10,8 +10,9 @@ A ``Database`` is safe to share between threads: the engine pools connections an
 opens its own session.
 """
 
+import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -72,6 +73,10 @@ class Database:
         self.clock = clock or utc_now
         self.engine = _create_engine(self.url)
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
+        # SQLite admits one writer at a time; a waiting connection polls with growing sleeps
+        # (busy_timeout), which wastes most of the time under contention. Queue this process's
+        # writers on a lock instead; other processes still fall back to busy_timeout.
+        self._write_lock: threading.Lock | None = threading.Lock() if self.is_sqlite else None
         read_bind = self.engine
         if not self.is_sqlite:
             read_bind = self.engine.execution_options(isolation_level="REPEATABLE READ")
@@ -112,7 +117,7 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Session]:
         """One write transaction: commits (durably) on normal exit, rolls back on error."""
-        with self._writes() as session:
+        with self._write_lock or nullcontext(), self._writes() as session:
             session.info[CLOCK_KEY] = self.clock
             session.info[WRITABLE_KEY] = True
             with session.begin():
