@@ -58,6 +58,7 @@ class AgentProcess:
     port: int
     log: Path
     process: subprocess.Popen[bytes] | None = None
+    entry: tuple[str, ...] = ("-m", "edgeorch", "agent")
 
     @property
     def ingress(self) -> str:
@@ -65,7 +66,7 @@ class AgentProcess:
 
     def start(self, *extra: str) -> None:
         cmd = [
-            sys.executable, "-m", "edgeorch", "agent",
+            sys.executable, *self.entry,
             "--server", self.server.url, "--data-dir", str(self.data_dir),
             "--name", self.name, "--listen", f"127.0.0.1:{self.port}",
             "--heartbeat-interval", "0.5", "--watch-timeout", "5", *FACTS, *extra,

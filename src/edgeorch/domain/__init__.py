@@ -1,4 +1,8 @@
-"""Value objects and enums shared by every layer: resources, geography, node and workload words."""
+"""Value objects and enums shared by every layer: resources, node and workload words.
+
+Geometry lives in :mod:`edgeorch.domain.geo` and is not imported here: it needs NumPy, which
+the agent does not otherwise load (it keeps the agent's idle memory small).
+"""
 
 from edgeorch.domain.enums import (
     Arch,
@@ -12,11 +16,9 @@ from edgeorch.domain.enums import (
     SpreadLevel,
     TokenRole,
 )
-from edgeorch.domain.geo import EARTH_RADIUS_KM, haversine_km
 from edgeorch.domain.resources import Resources
 
 __all__ = [
-    "EARTH_RADIUS_KM",
     "Arch",
     "DisconnectReconcile",
     "EdgeType",
@@ -28,5 +30,4 @@ __all__ = [
     "Runtime",
     "SpreadLevel",
     "TokenRole",
-    "haversine_km",
 ]

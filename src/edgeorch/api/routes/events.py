@@ -1,9 +1,10 @@
 """``/api/v1/events``: what the system did and why, newest last."""
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Response
 
 from edgeorch.api.auth import Principal, get_database, require_read, tenant_for_read
 from edgeorch.api.params import PageParams, page_params, tenant_query
+from edgeorch.api.responses import json_model
 from edgeorch.schemas.envelope import ListMeta, ObjectList
 from edgeorch.schemas.event import Event
 from edgeorch.store import Database, list_events
@@ -20,7 +21,7 @@ def get_events(
     tenant: str | None = Depends(tenant_query),
     principal: Principal = Depends(require_read),
     database: Database = Depends(get_database),
-) -> ObjectList[Event]:
+) -> Response:
     """List events in revision order."""
     with database.session() as session:
         result = list_events(
@@ -32,8 +33,9 @@ def get_events(
             limit=page.limit,
             continue_token=page.continue_token,
         )
-    return ObjectList[Event](
+    body = ObjectList[Event](
         kind="EventList",
         metadata=ListMeta(revision=result.revision, continue_=result.continue_token),
         items=result.items,
     )
+    return json_model(body)

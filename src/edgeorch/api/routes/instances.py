@@ -1,9 +1,10 @@
 """``/api/v1/instances``: the replicas of workloads and where they run."""
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Response
 
 from edgeorch.api.auth import Principal, get_database, require_read, tenant_for_read
 from edgeorch.api.params import PageParams, page_params, tenant_query
+from edgeorch.api.responses import json_model
 from edgeorch.domain.enums import InstanceState
 from edgeorch.schemas.envelope import ListMeta, ObjectList
 from edgeorch.schemas.instance import Instance
@@ -21,7 +22,7 @@ def get_instances(
     tenant: str | None = Depends(tenant_query),
     principal: Principal = Depends(require_read),
     database: Database = Depends(get_database),
-) -> ObjectList[Instance]:
+) -> Response:
     """List instances, filtered by workload, node and state."""
     scope = tenant_for_read(principal, tenant)
     with database.session() as session:
@@ -40,8 +41,9 @@ def get_instances(
             limit=page.limit,
             continue_token=page.continue_token,
         )
-    return ObjectList[Instance](
+    body = ObjectList[Instance](
         kind="InstanceList",
         metadata=ListMeta(revision=result.revision, continue_=result.continue_token),
         items=result.items,
     )
+    return json_model(body)

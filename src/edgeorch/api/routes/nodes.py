@@ -12,6 +12,7 @@ from edgeorch.api.auth import (
 )
 from edgeorch.api.events import record
 from edgeorch.api.params import PageParams, label_selector, page_params, tenant_query
+from edgeorch.api.responses import json_model
 from edgeorch.domain.enums import EdgeType, NodeState
 from edgeorch.schemas.envelope import ListMeta, ObjectList
 from edgeorch.schemas.node import Node, NodeConfigUpdate, NodeCreate
@@ -38,7 +39,7 @@ def get_nodes(
     tenant: str | None = Depends(tenant_query),
     principal: Principal = Depends(require_read),
     database: Database = Depends(get_database),
-) -> ObjectList[Node]:
+) -> Response:
     """List nodes, filtered and paginated (ordered by name)."""
     with database.session() as session:
         result = list_nodes(
@@ -51,11 +52,12 @@ def get_nodes(
             limit=page.limit,
             continue_token=page.continue_token,
         )
-    return ObjectList[Node](
+    body = ObjectList[Node](
         kind="NodeList",
         metadata=ListMeta(revision=result.revision, continue_=result.continue_token),
         items=result.items,
     )
+    return json_model(body)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=Node)

@@ -12,6 +12,7 @@ from edgeorch.api.auth import (
 )
 from edgeorch.api.events import record
 from edgeorch.api.params import PageParams, label_selector, page_params, tenant_query
+from edgeorch.api.responses import json_model
 from edgeorch.domain.enums import Runtime
 from edgeorch.schemas.envelope import ListMeta, ObjectList
 from edgeorch.schemas.workload import ScaleRequest, Workload, WorkloadCreate, WorkloadUpdate
@@ -37,7 +38,7 @@ def get_workloads(
     tenant: str | None = Depends(tenant_query),
     principal: Principal = Depends(require_read),
     database: Database = Depends(get_database),
-) -> ObjectList[Workload]:
+) -> Response:
     """List workloads, filtered and paginated (ordered by name)."""
     with database.session() as session:
         result = list_workloads(
@@ -48,11 +49,12 @@ def get_workloads(
             limit=page.limit,
             continue_token=page.continue_token,
         )
-    return ObjectList[Workload](
+    body = ObjectList[Workload](
         kind="WorkloadList",
         metadata=ListMeta(revision=result.revision, continue_=result.continue_token),
         items=result.items,
     )
+    return json_model(body)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=Workload)
