@@ -76,3 +76,17 @@ def test_tokens_and_env_resolution(server: ServerProcess) -> None:
     assert json.loads(join)["expires_at"] is not None
     bad_ttl = server.cli("token", "create", "--ttl", "soon", check=False)
     assert bad_ttl.returncode == 2 and "soon" in bad_ttl.stderr
+
+
+def test_plan_is_a_dry_run_and_exits_2_when_unplaceable(server: ServerProcess) -> None:
+    server.cli("apply", "-f", str(REPO / "examples/fleet.yaml"))
+    result = server.cli("plan", "-f", str(REPO / "examples/workloads.yaml"), check=False)
+    # The fleet is pre-registered but no agent has joined: no node is ready yet.
+    assert result.returncode == 2, result.stderr
+    assert "workload/content-delivery" in result.stdout
+    assert "status" in result.stdout and "hint" in result.stdout
+    as_json = server.cli(
+        "plan", "-f", str(REPO / "examples/workloads.yaml"), "-o", "json", check=False
+    )
+    assert json.loads(as_json.stdout)["placeable"] is False
+    assert "no workloads" in server.cli("workload", "ls", check=False).stderr

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 from sqlalchemy.pool import StaticPool
 
 from edgeorch.store.sql.changes import REVISION_KEY, WRITABLE_KEY
-from edgeorch.store.sql.objects import CLOCK_KEY
+from edgeorch.store.sql.objects import CLOCK_KEY, TENANTS_SEEN_KEY
 from edgeorch.store.sql.orm import RevisionRow
 from edgeorch.store.sql.tenants import ensure_default_tenant
 
@@ -156,6 +156,7 @@ def _forget_revision(session: Session, transaction: SessionTransaction) -> None:
     # subtransactions too: those must not drop it, or one transaction would take several.
     if transaction.parent is None or transaction.nested:
         session.info.pop(REVISION_KEY, None)
+        session.info.pop(TENANTS_SEEN_KEY, None)
 
 
 def _create_engine(url: URL) -> Engine:

@@ -63,10 +63,9 @@ def get_nodes(
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=Node)
 def post_node(
     body: NodeCreate,
-    response: Response,
     principal: Principal = Depends(require_write),
     database: Database = Depends(get_database),
-) -> Node:
+) -> Response:
     """Register a node. It stays ``pending`` until an agent joins as it."""
     tenant = tenant_for_write(principal, body.metadata.tenant)
     with database.write() as session:
@@ -81,8 +80,9 @@ def post_node(
             message=f"node {node.metadata.name} registered in {node.spec.region} "
             f"({node.spec.edge_type.value}, {node.spec.country}); pending until its agent joins",
         )
-    response.headers["Location"] = f"/api/v1/edge/nodes/{node.metadata.id}"
-    return node
+    answer = json_model(node, status.HTTP_201_CREATED)
+    answer.headers["Location"] = f"/api/v1/edge/nodes/{node.metadata.id}"
+    return answer
 
 
 @router.get("/{ref}", response_model=Node)

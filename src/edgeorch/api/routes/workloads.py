@@ -60,10 +60,9 @@ def get_workloads(
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=Workload)
 def post_workload(
     body: WorkloadCreate,
-    response: Response,
     principal: Principal = Depends(require_write),
     database: Database = Depends(get_database),
-) -> Workload:
+) -> Response:
     """Deploy a workload."""
     tenant = tenant_for_write(principal, body.metadata.tenant)
     with database.write() as session:
@@ -78,8 +77,9 @@ def post_workload(
             message=f"workload {workload.metadata.name} created "
             f"({workload.spec.runtime.value}, {workload.status.desired_replicas} replica(s))",
         )
-    response.headers["Location"] = f"/api/v1/workloads/{workload.metadata.id}"
-    return workload
+    answer = json_model(workload, status.HTTP_201_CREATED)
+    answer.headers["Location"] = f"/api/v1/workloads/{workload.metadata.id}"
+    return answer
 
 
 @router.get("/{ref}", response_model=Workload)

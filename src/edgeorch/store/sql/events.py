@@ -63,8 +63,9 @@ def create_event(
         involved_id=involved.id,
         involved_name=involved.name,
     )
+    # No flush: every field is set here, and the commit writes it with the rest of the
+    # transaction instead of a unit of work of its own.
     session.add(row)
-    session.flush()
     return to_event(row)
 
 

@@ -44,6 +44,9 @@ def new_id() -> str:
     return uuid.uuid4().hex
 
 
+TENANTS_SEEN_KEY = "edgeorch.tenants_seen"
+
+
 def now(session: Session) -> datetime:
     """The time from the clock the session's Database was given."""
     clock: Callable[[], datetime] = session.info[CLOCK_KEY]
@@ -51,9 +54,16 @@ def now(session: Session) -> datetime:
 
 
 def require_tenant(session: Session, tenant: str) -> None:
-    """Raise NotFound unless the tenant exists (a friendlier answer than the foreign key's)."""
+    """Raise NotFound unless the tenant exists (a friendlier answer than the foreign key's).
+
+    Checked once per transaction and tenant: a write usually stamps an object and its event.
+    """
+    seen: set[str] = session.info.setdefault(TENANTS_SEEN_KEY, set())
+    if tenant in seen:
+        return
     if session.scalar(select(TenantRow.id).where(TenantRow.name == tenant)) is None:
         raise NotFound("Tenant", tenant)
+    seen.add(tenant)
 
 
 def resolve_tenant(tenant: str | None, in_metadata: str | None, default: str) -> str:

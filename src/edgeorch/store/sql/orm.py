@@ -75,6 +75,11 @@ class NodeRow(ObjectColumns, Base):
         Index("ix_nodes_region", "tenant", "region", "name", "id"),
         Index("ix_nodes_edge_type", "tenant", "edge_type", "name", "id"),
         Index("ix_nodes_state", "tenant", "state", "name", "id"),
+        # Fleet-wide lists (no tenant filter): migration 0002.
+        Index("ix_nodes_all_region", "region", "name", "id"),
+        Index("ix_nodes_all_edge_type", "edge_type", "name", "id"),
+        Index("ix_nodes_all_state", "state", "name", "id"),
+        Index("ix_nodes_all_name", "name", "id"),
     )
 
     region: Mapped[str] = mapped_column(String(63))
@@ -89,6 +94,8 @@ class WorkloadRow(ObjectColumns, Base):
     __table_args__ = (
         UniqueConstraint("tenant", "name", name="uq_workloads_tenant_name"),
         Index("ix_workloads_runtime", "tenant", "runtime", "name", "id"),
+        Index("ix_workloads_all_runtime", "runtime", "name", "id"),
+        Index("ix_workloads_all_name", "name", "id"),
     )
 
     runtime: Mapped[str] = mapped_column(String(16))
@@ -103,6 +110,7 @@ class InstanceRow(ObjectColumns, Base):
         Index("ix_instances_workload", "workload_id", "name", "id"),
         Index("ix_instances_node", "node_id", "name", "id"),
         Index("ix_instances_state", "tenant", "state", "name", "id"),
+        Index("ix_instances_all_state", "state", "name", "id"),
     )
 
     workload_id: Mapped[str] = mapped_column(
@@ -119,6 +127,7 @@ class EventRow(Base):
     __tablename__ = "events"
     __table_args__ = (
         Index("ix_events_revision", "tenant", "revision", "id"),
+        Index("ix_events_all_revision", "revision", "id"),
         Index("ix_events_involved", "tenant", "involved_kind", "involved_id", "revision", "id"),
     )
 
