@@ -1,7 +1,5 @@
 """Client verbs over objects: ``node``, ``workload``, ``apply`` and ``events``."""
 
-import sys
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -15,7 +13,7 @@ from edgeorch.cli.output import (
     short_id,
     status_word,
 )
-from edgeorch.cli.state import api_client, fail
+from edgeorch.cli.state import api_client, read_manifest
 
 Output = Annotated[OutputFormat, typer.Option("--output", "-o", help="table, json or yaml")]
 Limit = Annotated[int | None, typer.Option("--limit", help="show at most this many")]
@@ -198,15 +196,7 @@ def apply(
 
     All documents are validated first and written together: if any is wrong, nothing changes.
     """
-    if file == "-":
-        text, content_type = sys.stdin.read(), "application/yaml"
-    else:
-        path = Path(file)
-        try:
-            text = path.read_text()
-        except OSError as exc:
-            fail(f"cannot read {file}: {exc.strerror}")
-        content_type = "application/json" if path.suffix == ".json" else "application/yaml"
+    text, content_type = read_manifest(file)
     with api_client(ctx) as client:
         result = client.request(
             "POST",

@@ -1,13 +1,11 @@
 """``edgeorch plan``: a dry run of ``apply`` that shows where every replica would land and why."""
 
-import sys
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from edgeorch.cli.output import OutputFormat, console, emit_data, emit_table, short_id
-from edgeorch.cli.state import api_client, fail
+from edgeorch.cli.state import api_client, read_manifest
 
 EXIT_UNPLACEABLE = 2
 
@@ -55,16 +53,7 @@ def plan(
 ) -> None:
     """Show where every replica of the manifest's workloads would land, and why; nothing is
     written. Exits 2 when a valid workload cannot be (fully) placed."""
-    if file == "-":
-        text = sys.stdin.read()
-        content_type = "application/yaml"
-    else:
-        path = Path(file)
-        try:
-            text = path.read_text()
-        except OSError as exc:
-            fail(f"cannot read {file}: {exc.strerror}")
-        content_type = "application/json" if path.suffix == ".json" else "application/yaml"
+    text, content_type = read_manifest(file)
     with api_client(ctx) as client:
         result = client.request(
             "POST",

@@ -1,6 +1,7 @@
 """What the root command's options leave for the subcommands, and the shared error handling."""
 
 import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -53,3 +54,15 @@ def fail(message: str, code: int = 1) -> NoReturn:
     """Print ``message`` as an error and exit with ``code``."""
     emit_error(message)
     raise typer.Exit(code)
+
+
+def read_manifest(file: str) -> tuple[str, str]:
+    """The text of a manifest file (``-`` for stdin) and its content type; exits 1 if unreadable."""
+    if file == "-":
+        return sys.stdin.read(), "application/yaml"
+    path = Path(file)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        fail(f"cannot read {file}: {exc.strerror}")
+    return text, "application/json" if path.suffix == ".json" else "application/yaml"

@@ -10,7 +10,7 @@ from edgeorch.api.auth import (
     tenant_for_read,
     tenant_for_write,
 )
-from edgeorch.api.events import record
+from edgeorch.api.events import record_about
 from edgeorch.api.params import PageParams, label_selector, page_params, tenant_query
 from edgeorch.api.responses import json_model
 from edgeorch.domain.enums import EdgeType, NodeState
@@ -70,12 +70,9 @@ def post_node(
     tenant = tenant_for_write(principal, body.metadata.tenant)
     with database.write() as session:
         node = create_node(session=session, node=body, tenant=tenant)
-        record(
+        record_about(
             session,
-            tenant=tenant,
-            kind="Node",
-            object_id=node.metadata.id,
-            name=node.metadata.name,
+            node,
             reason="NodeRegistered",
             message=f"node {node.metadata.name} registered in {node.spec.region} "
             f"({node.spec.edge_type.value}, {node.spec.country}); pending until its agent joins",
@@ -115,12 +112,9 @@ def put_node_config(
             labels=body.labels,
             expected_version=body.resource_version,
         )
-        record(
+        record_about(
             session,
-            tenant=node.metadata.tenant,
-            kind="Node",
-            object_id=node.metadata.id,
-            name=node.metadata.name,
+            node,
             reason="NodeReconfigured",
             message=f"node {node.metadata.name} configuration updated "
             f"(scheduling {node.spec.scheduling.value})",
@@ -138,12 +132,9 @@ def remove_node(
     """Remove a node; answers with the node as it was."""
     with database.write() as session:
         node = delete_node(session=session, ref=ref, tenant=tenant_for_read(principal, tenant))
-        record(
+        record_about(
             session,
-            tenant=node.metadata.tenant,
-            kind="Node",
-            object_id=node.metadata.id,
-            name=node.metadata.name,
+            node,
             reason="NodeRemoved",
             message=f"node {node.metadata.name} removed",
         )

@@ -3,7 +3,7 @@
 from fastapi import APIRouter, Depends, status
 
 from edgeorch.api.auth import Principal, get_database, require_admin, require_read
-from edgeorch.api.events import record
+from edgeorch.api.events import record_about
 from edgeorch.api.problems import ApiProblem
 from edgeorch.schemas.tenant import Tenant, TenantCreate
 from edgeorch.store import Database, create_tenant, list_tenants
@@ -35,12 +35,9 @@ def post_tenant(
         raise ApiProblem(403, "Forbidden", "only an admin of the default tenant creates tenants")
     with database.write() as session:
         tenant = create_tenant(session=session, tenant=body)
-        record(
+        record_about(
             session,
-            tenant=tenant.metadata.name,
-            kind="Tenant",
-            object_id=tenant.metadata.id,
-            name=tenant.metadata.name,
+            tenant,
             reason="TenantCreated",
             message=f"tenant {tenant.metadata.name} created",
         )

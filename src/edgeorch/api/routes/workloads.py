@@ -10,7 +10,7 @@ from edgeorch.api.auth import (
     tenant_for_read,
     tenant_for_write,
 )
-from edgeorch.api.events import record
+from edgeorch.api.events import record_about
 from edgeorch.api.params import PageParams, label_selector, page_params, tenant_query
 from edgeorch.api.responses import json_model
 from edgeorch.domain.enums import Runtime
@@ -67,12 +67,9 @@ def post_workload(
     tenant = tenant_for_write(principal, body.metadata.tenant)
     with database.write() as session:
         workload = create_workload(session=session, workload=body, tenant=tenant)
-        record(
+        record_about(
             session,
-            tenant=tenant,
-            kind="Workload",
-            object_id=workload.metadata.id,
-            name=workload.metadata.name,
+            workload,
             reason="WorkloadCreated",
             message=f"workload {workload.metadata.name} created "
             f"({workload.spec.runtime.value}, {workload.status.desired_replicas} replica(s))",
@@ -111,12 +108,9 @@ def put_workload(
             workload=body,
             expected_version=body.metadata.resource_version,
         )
-        record(
+        record_about(
             session,
-            tenant=workload.metadata.tenant,
-            kind="Workload",
-            object_id=workload.metadata.id,
-            name=workload.metadata.name,
+            workload,
             reason="WorkloadUpdated",
             message=f"workload {workload.metadata.name} updated "
             f"(generation {workload.status.generation})",
@@ -142,12 +136,9 @@ def put_workload_scale(
             replicas=body.replicas,
             expected_version=body.resource_version,
         )
-        record(
+        record_about(
             session,
-            tenant=workload.metadata.tenant,
-            kind="Workload",
-            object_id=workload.metadata.id,
-            name=workload.metadata.name,
+            workload,
             reason="WorkloadScaled",
             message=f"workload {workload.metadata.name} scaled from "
             f"{before.status.desired_replicas} to {workload.status.desired_replicas} replica(s)",
@@ -167,12 +158,9 @@ def remove_workload(
         workload = delete_workload(
             session=session, ref=ref, tenant=tenant_for_read(principal, tenant)
         )
-        record(
+        record_about(
             session,
-            tenant=workload.metadata.tenant,
-            kind="Workload",
-            object_id=workload.metadata.id,
-            name=workload.metadata.name,
+            workload,
             reason="WorkloadDeleted",
             message=f"workload {workload.metadata.name} deleted",
         )
