@@ -8,7 +8,7 @@ from tests.agent.drivers.wasm_modules import COUNTER_WAT
 from tests.agent.harness import Fleet, fleet, wait_for
 from tests.e2e.conftest import free_port
 
-from edgeorch.store import delete_instance
+from edgeorch.store import delete_workload
 
 __all__ = ["fleet"]
 
@@ -24,7 +24,7 @@ def test_killed_agent_restarts_workloads_while_server_is_down_then_converges(
     agent.start()
     node_id = agent.node_id()
     digest = fleet.upload(wasmtime.wat2wasm(COUNTER_WAT))
-    wasm_id = fleet.assign(node_id, "counter", {"runtime": "wasm", "artifact": {"digest": digest}})
+    fleet.assign(node_id, "counter", {"runtime": "wasm", "artifact": {"digest": digest}})
     port = free_port()
     command = [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"]
     fleet.assign(
@@ -46,8 +46,10 @@ def test_killed_agent_restarts_workloads_while_server_is_down_then_converges(
     assert httpx.get(f"{agent.ingress}/w/counter/", timeout=5).text == "2"  # fresh instance
     wait_for(lambda: _ok(f"{agent.ingress}/w/files/"), what="process after restart")
 
-    with fleet.db.write() as session:  # unassigned while the control plane is down
-        delete_instance(session=session, ref=wasm_id)
+    # Unassigned while the control plane is down. The workload goes too: with only the
+    # instance deleted, the server's reconciler would rightly place a new replica here.
+    with fleet.db.write() as session:
+        delete_workload(session=session, ref="counter")
     fleet.server.start()
     wait_for(
         lambda: httpx.get(f"{agent.ingress}/w/counter/", timeout=5).status_code == 503,

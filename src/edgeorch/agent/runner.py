@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import time
 from collections.abc import Awaitable, Callable
 
 from edgeorch import __version__
@@ -49,6 +50,11 @@ class Agent:
         self._converging = asyncio.Lock()
         self._kick = asyncio.Event()
         self._reachable = True
+        # Singleton fence: a singleton the server has not confirmed for longer than its
+        # workload's lost_after is stopped here, because by then the server may have started
+        # its replacement elsewhere (controllers/reconcile.py relies on this).
+        self._confirmed = time.monotonic()
+        self._fenced: set[str] = set()
 
     def _route(self, name: str) -> Target | None:
         return self.supervisor.route(name)
@@ -130,6 +136,7 @@ class Agent:
 
     async def _heartbeats(self, identity: Identity) -> None:
         while True:
+            await self._fence()
             if self.supervisor.needs_retry():
                 await self._converge(self.supervisor.desired())
             reports = await asyncio.to_thread(self.supervisor.reports)
@@ -141,6 +148,7 @@ class Agent:
             )
             try:
                 await self.client.heartbeat(identity.node_id, identity.credential, beat)
+                self._confirmed = time.monotonic()
                 self._set_reachable(True)
             except ControlPlaneError as exc:
                 self._set_reachable(False, exc)
@@ -178,8 +186,14 @@ class Agent:
                 continue
             backoff = 0.5
             self._set_reachable(True)
+            self._confirmed = time.monotonic()
+            if self._fenced and (not answer.changed or answer.revision < stored.revision):
+                # The server answered with the set we have: it still wants these; lift the fence.
+                self._fenced.clear()
+                await self._converge(stored.items)
             if not answer.changed or answer.revision < stored.revision:
                 continue
+            self._fenced.clear()
             fresh = DesiredSet(answer.revision, answer.digest, answer.items)
             if self.state.save_desired(fresh):  # durable before acting on it
                 log.info("assignments at revision %d: %d", answer.revision, len(answer.items))
@@ -187,8 +201,30 @@ class Agent:
                 self._kick.set()
 
     async def _converge(self, items: list[AssignmentItem]) -> None:
+        wanted = [i for i in items if i.instance_id not in self._fenced]
         async with self._converging:
-            await asyncio.to_thread(self.supervisor.converge, items)
+            await asyncio.to_thread(self.supervisor.converge, wanted)
+
+    async def _fence(self) -> None:
+        """Stop singletons not confirmed by the server for longer than their lost_after."""
+        silent = time.monotonic() - self._confirmed
+        items = self.state.desired().items
+        fence = {
+            i.instance_id
+            for i in items
+            if i.workload_spec.singleton
+            and i.desired_state == "running"
+            and silent > i.workload_spec.disconnect.lost_after
+        } - self._fenced
+        if fence:
+            log.warning(
+                "no word from the control plane for %.0f s: stopping %d singleton(s) so that "
+                "a replacement elsewhere cannot run at the same time",
+                silent,
+                len(fence),
+            )
+            self._fenced |= fence
+            await self._converge(items)
 
 
 async def run_agent(settings: AgentSettings, *, keep_workloads: bool = False) -> None:

@@ -1,6 +1,7 @@
 """The FastAPI application: routes under ``/api/v1``, problem+json errors, body size limit."""
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import datetime
 
 from fastapi import APIRouter, FastAPI
@@ -23,6 +24,7 @@ from edgeorch.api.routes import (
     workloads,
 )
 from edgeorch.config import ServerSettings
+from edgeorch.controllers import ControllerManager, ControllerSettings
 from edgeorch.placement.live import LiveFleet
 from edgeorch.store import Database
 
@@ -34,11 +36,34 @@ def create_app(
     settings: ServerSettings | None = None,
     *,
     clock: Callable[[], datetime] | None = None,
+    controllers: ControllerSettings | None = None,
 ) -> FastAPI:
     """Build the API over an already migrated ``database``; the clock defaults to the store's,
-    so expiry checks and stored timestamps agree."""
+    so expiry checks and stored timestamps agree. With ``controllers`` the controller manager
+    runs for the app's lifetime (``edgeorch server`` passes them; API tests do not)."""
     settings = settings or ServerSettings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        manager = None
+        if controllers is not None:
+            manager = ControllerManager(
+                database,
+                app.state.fleet,
+                lambda n: _last_seen(app, n),
+                controllers,
+                app.state.clock,
+            )
+            manager.start()
+        app.state.controllers = manager
+        try:
+            yield
+        finally:
+            if manager is not None:
+                manager.stop()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="edgeorch",
         version=__version__,
         description="Edge computing orchestration: nodes, workloads, placement, events.",
@@ -74,3 +99,9 @@ def create_app(
         overrides={f"{API_PREFIX}/artifacts": artifacts.max_artifact_bytes()},
     )
     return app
+
+
+def _last_seen(app: FastAPI, node_id: str) -> datetime | None:
+    # The agent routes create the presence on the first agent call (routes/agent.py).
+    presence = getattr(app.state, "agent_presence", None)
+    return None if presence is None else presence.last_seen(node_id)

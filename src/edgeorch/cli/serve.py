@@ -17,6 +17,7 @@ from edgeorch.api.bootstrap import (
     save_client_context,
 )
 from edgeorch.config import ServerSettings, parse_listen
+from edgeorch.controllers import ControllerSettings, controllers_enabled
 from edgeorch.store import Database, default_sqlite_url
 
 
@@ -62,11 +63,14 @@ def run(
     *,
     access_log: bool = False,
     on_started: Callable[[], None] | None = None,
+    controllers: ControllerSettings | None = None,
 ) -> None:
     """Serve the API until interrupted (Ctrl-C or SIGTERM stop it cleanly); ``on_started`` runs
-    once the socket is listening."""
+    once the socket is listening. Controllers run unless ``EDGEORCH_CONTROLLERS=0``."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    app = create_app(prepared.database, prepared.settings)
+    if controllers is None and controllers_enabled():
+        controllers = ControllerSettings.from_env()
+    app = create_app(prepared.database, prepared.settings, controllers=controllers)
     config = uvicorn.Config(
         app,
         host=prepared.host,

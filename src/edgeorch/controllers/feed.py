@@ -1,0 +1,90 @@
+"""Waiting on the change feed from a controller thread, and a node cache that follows it.
+
+:class:`FeedWaiter` returns as soon as the store has a change after a revision: writes committed
+by this process wake it at once (a commit hook sets a ``threading.Event``); writes by another
+process (another server replica) are noticed by a poll of the feed every ``poll`` seconds. A
+missed wake-up is therefore only ever late by one poll, never lost.
+"""
+
+import threading
+import time
+from collections.abc import Collection
+from typing import Any
+
+from sqlalchemy import event
+
+from edgeorch.schemas.node import Node
+from edgeorch.store import Database, NotFound, current_revision, list_changes, list_nodes, read_node
+
+_WRITE_OPTION = "edgeorch_write"  # set on write sessions by store/database.py
+
+
+class FeedWaiter:
+    """Blocks a thread until the change feed moves past a revision, or a timeout."""
+
+    def __init__(self, database: Database, *, poll: float = 0.5) -> None:
+        self._database = database
+        self._poll = poll
+        self._wake = threading.Event()
+        event.listen(database.engine, "commit", self._on_commit)
+
+    def close(self) -> None:
+        """Stop listening to commits."""
+        event.remove(self._database.engine, "commit", self._on_commit)
+        self._wake.set()
+
+    def _on_commit(self, conn: Any) -> None:
+        if conn.get_execution_options().get(_WRITE_OPTION):
+            self._wake.set()
+
+    def poke(self) -> None:
+        """Wake the waiter (shutdown, or another controller wants a pass)."""
+        self._wake.set()
+
+    def wait(self, since: int, timeout: float, kinds: Collection[str] | None = None) -> bool:
+        """True as soon as a change of ``kinds`` newer than ``since`` exists; False on timeout."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self._wake.clear()
+            with self._database.session() as session:
+                if list_changes(session=session, since=since, limit=1, kinds=kinds):
+                    return True
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            self._wake.wait(min(self._poll, remaining))
+
+
+class NodeCache:
+    """Every node, kept in step with the change feed (``refresh`` reads only what changed)."""
+
+    def __init__(self, database: Database) -> None:
+        self._database = database
+        self.revision = -1
+        self.nodes: dict[str, Node] = {}
+
+    def refresh(self) -> dict[str, Node]:
+        """Bring the cache to the store's current revision; return it (do not mutate)."""
+        with self._database.session() as session:
+            if self.revision < 0:
+                self.revision = current_revision(session=session)
+                token: str | None = None
+                while True:
+                    page = list_nodes(
+                        session=session, tenant=None, limit=1000, continue_token=token
+                    )
+                    self.nodes.update((n.metadata.id, n) for n in page.items)
+                    token = page.continue_token
+                    if token is None:
+                        return self.nodes
+            changes = list_changes(session=session, since=self.revision, kinds=("Node",))
+            for change in changes:
+                try:
+                    self.nodes[change.object_id] = read_node(
+                        session=session, ref=change.object_id, tenant=None
+                    )
+                except NotFound:
+                    self.nodes.pop(change.object_id, None)
+            if changes:
+                self.revision = changes[-1].revision
+        return self.nodes

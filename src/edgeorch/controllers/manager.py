@@ -1,0 +1,131 @@
+"""The controller manager: one thread per controller inside ``edgeorch server``.
+
+- The node-lifecycle thread ticks every ``node_tick`` seconds: silence is the absence of
+  changes, so it cannot be driven by the change feed.
+- The workload thread waits on the change feed (``FeedWaiter``) and runs a pass on every change,
+  with a full resync every ``resync`` seconds as a safety net, and every second while some
+  node is suspect or down (``lost_after`` deadlines are time, not changes).
+
+Both threads are daemons and stop at ``stop()``; an exception in a pass is logged and the loop
+goes on (a controller that dies silently is worse than one that logs the same error twice).
+"""
+
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from datetime import datetime
+
+from edgeorch.controllers.feed import FeedWaiter, NodeCache
+from edgeorch.controllers.nodes import (
+    LastSeen,
+    NodeTracker,
+    forget_recovered,
+    lifecycle_plan,
+    note_applied,
+)
+from edgeorch.controllers.planner import PlanConflict, StorePlanner
+from edgeorch.controllers.reconcile import NodeView
+from edgeorch.controllers.settings import ControllerSettings
+from edgeorch.controllers.workloads import EventThrottle, WorkloadController
+from edgeorch.domain.enums import NodeState
+from edgeorch.placement.live import LiveFleet
+from edgeorch.store import Database
+
+log = logging.getLogger("edgeorch.controllers")
+_FEED_KINDS = ("Workload", "Instance", "Node")
+_MIN_PASS_INTERVAL = 0.05  # batch bursts of changes (an agent reporting many instances)
+
+
+class ControllerManager:
+    """Starts, runs and stops the controllers over one store."""
+
+    def __init__(
+        self,
+        database: Database,
+        fleet: LiveFleet,
+        presence: LastSeen,
+        settings: ControllerSettings | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.settings = settings or ControllerSettings()
+        self._database = database
+        self._clock = clock or database.clock
+        self._presence = presence
+        self._stop = threading.Event()
+        self._waiter = FeedWaiter(database, poll=self.settings.feed_poll)
+        self._node_cache = NodeCache(database)
+        self._view_cache = NodeCache(database)
+        self._views_lock = threading.Lock()
+        self.tracker = NodeTracker(started=self._clock())
+        self._planner = StorePlanner(database)
+        self.workloads = WorkloadController(
+            fleet.view,
+            self._node_views,
+            self._planner,
+            self._clock,
+            EventThrottle(self.settings.event_throttle),
+        )
+        self._threads: list[threading.Thread] = []
+
+    def _node_views(self) -> Mapping[str, NodeView]:
+        with self._views_lock:
+            return self.tracker.views(self._view_cache.refresh())
+
+    def start(self) -> None:
+        """Start both threads."""
+        for name, target in (("nodes", self._node_loop), ("workloads", self._workload_loop)):
+            thread = threading.Thread(target=target, name=f"edgeorch-{name}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        log.info(
+            "controllers started (node suspect after %g s, down after %g s)",
+            self.settings.suspect_after,
+            self.settings.down_after,
+        )
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Ask both threads to stop and wait for them."""
+        self._stop.set()
+        self._waiter.poke()
+        for thread in self._threads:
+            thread.join(timeout)
+        self._waiter.close()
+
+    # -- node lifecycle ------------------------------------------------------------------------
+
+    def node_pass(self) -> None:
+        """One node-lifecycle pass."""
+        nodes = self._node_cache.refresh()
+        now = self._clock()
+        plan, cut = lifecycle_plan(
+            nodes, self.tracker, self._presence, now, self.settings, self._node_cache.revision
+        )
+        try:
+            self._planner.submit(plan)
+        except PlanConflict as exc:
+            # A heartbeat wrote the node meanwhile: it is alive; look again next tick.
+            log.debug("node lifecycle plan conflicted: %s", exc)
+            return
+        note_applied(plan, self.tracker, now, cut)
+        forget_recovered(self.tracker, self._node_cache.refresh())
+
+    def _node_loop(self) -> None:
+        while not self._stop.wait(self.settings.node_tick):
+            try:
+                self.node_pass()
+            except Exception:
+                log.exception("node lifecycle pass failed")
+
+    # -- workloads -----------------------------------------------------------------------------
+
+    def _workload_loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.workloads.run_once()
+            except Exception:
+                log.exception("workload reconcile pass failed")
+            timeout = self.settings.resync
+            if any(s in (NodeState.SUSPECT, NodeState.DOWN) for s in self.tracker.states.values()):
+                timeout = min(timeout, 1.0)
+            self._waiter.wait(self.workloads.last_revision, timeout, _FEED_KINDS)
+            self._stop.wait(_MIN_PASS_INTERVAL)

@@ -1,0 +1,226 @@
+"""Node lifecycle: a node that stops heartbeating becomes ``suspect``, then ``down``.
+
+``assess`` is pure: given the nodes, when each was last heard from and ``now``, it returns the
+transitions. Last-seen comes from the in-memory presence of the server receiving heartbeats
+(exact there), and is never earlier than this controller's start: a control-plane restart has
+no presence yet, and must not turn healthy nodes down, so the grace clock starts at start-up.
+
+When more than ``partition_share`` of a region's nodes (and at least ``partition_min_nodes``)
+are silent at once, the cause is more likely a network cut than many dead machines: those
+nodes are kept ``suspect`` (never ``down``), so nothing is mass-rescheduled, and one
+``NetworkPartitionSuspected`` Warning is recorded for the region.
+
+Invariants: ``pending`` nodes (never joined) are left alone; a node only becomes ``ready`` by
+heartbeating (``routes/agent.py``), never by this controller.
+"""
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from edgeorch.controllers.plan import Op, Plan, RecordEvent, UpdateNodeStatus
+from edgeorch.controllers.reconcile import NodeView
+from edgeorch.controllers.settings import ControllerSettings
+from edgeorch.domain.enums import NodeState
+from edgeorch.schemas.node import Node
+
+LastSeen = Callable[[str], datetime | None]
+
+
+@dataclass(frozen=True)
+class Transition:
+    """Node ``node`` goes from its stored state to ``to`` because of ``silent`` seconds."""
+
+    node: Node
+    to: NodeState
+    silent: float
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """Transitions, and the regions that look cut off."""
+
+    transitions: tuple[Transition, ...]
+    partitioned: frozenset[str]
+
+
+def _joined(node: Node) -> bool:
+    return node.status.state is not NodeState.PENDING
+
+
+def _partitioned(
+    nodes: Iterable[Node], silent: Mapping[str, float], settings: ControllerSettings
+) -> frozenset[str]:
+    total: dict[str, int] = defaultdict(int)
+    quiet: dict[str, list[float]] = defaultdict(list)
+    for node in nodes:
+        total[node.spec.region] += 1
+        gap = silent[node.metadata.id]
+        if gap >= settings.suspect_after:
+            quiet[node.spec.region].append(gap)
+    cut = set()
+    for region, gaps in quiet.items():
+        # "At once": they went silent within one grace window of each other.
+        together = max(gaps) - min(gaps) <= settings.down_after
+        big = total[region] >= settings.partition_min_nodes
+        if big and together and len(gaps) > settings.partition_share * total[region]:
+            cut.add(region)
+    return frozenset(cut)
+
+
+def assess(
+    nodes: Iterable[Node],
+    last_seen: Mapping[str, datetime],
+    now: datetime,
+    settings: ControllerSettings,
+) -> Assessment:
+    """The state each joined node should be in now, where it differs from the stored one."""
+    joined = [n for n in nodes if _joined(n)]
+    silent = {n.metadata.id: (now - last_seen[n.metadata.id]).total_seconds() for n in joined}
+    cut = _partitioned(joined, silent, settings)
+    out: list[Transition] = []
+    for node in joined:
+        gap = silent[node.metadata.id]
+        state = node.status.state
+        if gap >= settings.down_after and node.spec.region not in cut:
+            target = NodeState.DOWN
+        elif gap >= settings.suspect_after:
+            target = NodeState.SUSPECT
+        else:
+            continue  # only a heartbeat makes a node ready again
+        if target is state or (state is NodeState.DOWN and target is NodeState.SUSPECT):
+            continue
+        silence = f"node {node.metadata.name} missed heartbeats for {gap:.0f} s"
+        if target is NodeState.DOWN:
+            message = f"{silence} (down after {settings.down_after:g} s)"
+            reason = "NodeDown"
+        elif node.spec.region in cut:
+            message = (
+                f"{silence}; its region {node.spec.region} looks cut off, so it is kept suspect"
+            )
+            reason = "NodeSuspect"
+        else:
+            message = f"{silence} (suspect after {settings.suspect_after:g} s)"
+            reason = "NodeSuspect"
+        out.append(Transition(node, target, gap, reason, message))
+    return Assessment(tuple(out), cut)
+
+
+@dataclass
+class NodeTracker:
+    """The node controller's memory: start time, since when nodes are down, known cut regions.
+
+    Shared (read-only) with the workload controller, which needs ``down_since``.
+    """
+
+    started: datetime
+    down_since: dict[str, datetime] = field(default_factory=dict)
+    partitioned: frozenset[str] = frozenset()
+    states: dict[str, NodeState] = field(default_factory=dict)
+
+    def last_seen(self, node: Node, presence: LastSeen) -> datetime:
+        """When ``node`` was last heard from: the latest of the in-memory presence, the stored
+        heartbeat and join times, and this controller's start (so a restart is no silence)."""
+        times = (presence(node.metadata.id), node.status.last_heartbeat, node.status.joined_at)
+        return max([self.started, *(t for t in times if t is not None)])
+
+    def views(self, nodes: Mapping[str, Node]) -> dict[str, NodeView]:
+        """What the reconciler needs of each node."""
+        out: dict[str, NodeView] = {}
+        for node_id, node in nodes.items():
+            down = self.down_since.get(node_id) if node.status.state is NodeState.DOWN else None
+            if node.status.state is NodeState.DOWN and down is None:
+                # Down before this server started: its lost_after clock starts now.
+                down = self.down_since.setdefault(node_id, self.started)
+            out[node_id] = NodeView(node_id, node.status.state, node.spec.scheduling, down)
+        return out
+
+
+def lifecycle_plan(
+    nodes: Mapping[str, Node],
+    tracker: NodeTracker,
+    presence: LastSeen,
+    now: datetime,
+    settings: ControllerSettings,
+    revision: int,
+) -> tuple[Plan, frozenset[str]]:
+    """Transitions as node-status writes with events, partition events when that changes,
+    and a ``NodeRecovered`` event for nodes that heartbeat again; also the cut regions."""
+    seen = {node_id: tracker.last_seen(node, presence) for node_id, node in nodes.items()}
+    result = assess(nodes.values(), seen, now, settings)
+    ops: list[Op] = []
+    for t in result.transitions:
+        status = t.node.status.model_copy(update={"state": t.to, "message": t.message})
+        ops.append(UpdateNodeStatus(t.node.metadata.id, t.node.metadata.resource_version, status))
+        ops.append(_node_event(t.node, t.reason, t.message, "Warning"))
+    for region in sorted(result.partitioned - tracker.partitioned):
+        ops.append(
+            _region_event(
+                nodes,
+                region,
+                "NetworkPartitionSuspected",
+                "Warning",
+                f"more than {settings.partition_share:.0%} of region {region}'s nodes went silent "
+                "together; assuming a network cut: they stay suspect and are not rescheduled",
+            )
+        )
+    for region in sorted(tracker.partitioned - result.partitioned):
+        ops.append(
+            _region_event(
+                nodes,
+                region,
+                "NetworkPartitionEnded",
+                "Normal",
+                f"region {region} is no longer cut off",
+            )
+        )
+    for node_id, node in nodes.items():
+        before = tracker.states.get(node_id)
+        if node.status.state is NodeState.READY and before in (NodeState.SUSPECT, NodeState.DOWN):
+            message = f"node {node.metadata.name} is heartbeating again (was {before.value})"
+            ops.append(_node_event(node, "NodeRecovered", message, "Normal"))
+    return Plan(revision, tuple(ops)), result.partitioned
+
+
+def note_applied(
+    plan: Plan, tracker: NodeTracker, now: datetime, partitioned: frozenset[str]
+) -> None:
+    """Remember what a committed lifecycle plan did (down times, cut regions)."""
+    for op in plan.of(UpdateNodeStatus):
+        if op.status.state is NodeState.DOWN:
+            tracker.down_since[op.node_id] = now
+    tracker.partitioned = partitioned
+
+
+def forget_recovered(tracker: NodeTracker, nodes: Mapping[str, Node]) -> None:
+    """Remember each node's state; drop down times of nodes that are no longer down."""
+    tracker.states = {node_id: node.status.state for node_id, node in nodes.items()}
+    for node_id in list(tracker.down_since):
+        node = nodes.get(node_id)
+        if node is None or node.status.state is not NodeState.DOWN:
+            del tracker.down_since[node_id]
+
+
+def _node_event(node: Node, reason: str, message: str, type_: str) -> RecordEvent:
+    return RecordEvent(
+        tenant=node.metadata.tenant,
+        kind="Node",
+        object_id=node.metadata.id,
+        name=node.metadata.name,
+        reason=reason,
+        message=message,
+        type="Warning" if type_ == "Warning" else "Normal",
+    )
+
+
+def _region_event(
+    nodes: Mapping[str, Node], region: str, reason: str, type_: str, message: str
+) -> RecordEvent:
+    # Events are about an object; a region is not one, so the event names a node in it.
+    anchor = min(
+        (n for n in nodes.values() if n.spec.region == region), key=lambda n: n.metadata.name
+    )
+    return _node_event(anchor, reason, message, type_)
