@@ -55,14 +55,27 @@ class ControlPlane:
     """Async calls for join, heartbeat and watch; a sync call for artifact fetches (made from
     the supervisor's worker thread)."""
 
-    def __init__(self, server: str, *, request_timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        server: str,
+        *,
+        request_timeout: float = 10.0,
+        client: httpx.AsyncClient | None = None,
+    ) -> None:
+        """``client``, when given, is a connection pool shared by many agents in one process
+        (the fleet simulator); it must have ``base_url`` ``<server>/api/v1`` and its owner
+        closes it, not :meth:`aclose`."""
         self.server = server.rstrip("/")
         self._timeout = request_timeout
-        self._client = httpx.AsyncClient(base_url=self.server + API, timeout=request_timeout)
+        self._owns_client = client is None
+        self._client = client or httpx.AsyncClient(
+            base_url=self.server + API, timeout=request_timeout
+        )
 
     async def aclose(self) -> None:
-        """Close the connection pool."""
-        await self._client.aclose()
+        """Close the connection pool, unless it is a shared one."""
+        if self._owns_client:
+            await self._client.aclose()
 
     async def _call(self, method: str, path: str, token: str, **kwargs: Any) -> httpx.Response:
         headers = {"authorization": f"Bearer {token}"}

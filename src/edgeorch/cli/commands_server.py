@@ -10,6 +10,7 @@ from edgeorch.cli.output import console, emit_error
 from edgeorch.cli.serve import Prepared, prepare, read_admin_token, run
 from edgeorch.clientconfig import config_path
 from edgeorch.config import ServerSettings
+from edgeorch.controllers import ControllerSettings, controllers_enabled
 
 DataDir = Annotated[
     Path | None,
@@ -60,40 +61,72 @@ def server(
     listen: Listen = None,
     database_url: DatabaseUrl = None,
     access_log: Annotated[bool, typer.Option(help="log every request")] = False,
+    node_suspect_after: Annotated[
+        float | None,
+        typer.Option(
+            help="seconds of silence before a node is suspect "
+            "(env EDGEORCH_NODE_SUSPECT_AFTER) [default: 15]"
+        ),
+    ] = None,
+    node_down_after: Annotated[
+        float | None,
+        typer.Option(
+            help="seconds of silence before a node is down "
+            "(env EDGEORCH_NODE_DOWN_AFTER) [default: 30]"
+        ),
+    ] = None,
 ) -> None:
-    """Run the control plane (API and store) in the foreground."""
+    """Run the control plane (API, store and controllers) in the foreground."""
+    controllers = _controller_settings(node_suspect_after, node_down_after)
     prepared = _prepare(data_dir, listen, database_url)
     _announce_token(prepared)
     console.print(f"edgeorch server on {prepared.url} (API docs {prepared.url}/api/docs)")
-    run(prepared, access_log=access_log)
+    run(prepared, access_log=access_log, controllers=controllers)
+
+
+def _controller_settings(suspect: float | None, down: float | None) -> ControllerSettings | None:
+    if not controllers_enabled():
+        return None
+    try:
+        return ControllerSettings.from_env(suspect_after=suspect, down_after=down)
+    except ValueError as exc:
+        emit_error(str(exc))
+        raise typer.Exit(2) from exc
 
 
 def up(
     data_dir: DataDir = None,
     listen: Listen = None,
     database_url: DatabaseUrl = None,
+    nodes: Annotated[
+        int, typer.Option("--nodes", help="simulated nodes over us-west, us-east, eu-west")
+    ] = 12,
+    seed: Annotated[int, typer.Option(help="seed of the simulated fleet")] = 0,
 ) -> None:
-    """Run everything on this machine: the control plane on the embedded SQLite store.
+    """Run everything on this machine: the control plane on the embedded SQLite store, a
+    simulated fleet, one real agent, and the sample applications (docs/simulator.md).
 
-    Run it again to resume the same state from the same data directory.
+    Run it again with the same data directory to resume the same state.
     """
+    from edgeorch.sim.allinone import UpError, UpOptions, run_up  # keeps 'edgeorch --help' fast
+
+    if nodes < 0:
+        emit_error(f"--nodes {nodes} is negative; give 0 or more simulated nodes")
+        raise typer.Exit(2)
     prepared = _prepare(data_dir, listen, database_url)
     _announce_token(prepared)
-
-    def banner() -> None:
-        token = prepared.bootstrap.admin_secret or read_admin_token(prepared.settings)
-        lines = [
-            f"[bold green]edgeorch is up[/] on {prepared.url}",
-            f"  API docs     {prepared.url}/api/docs",
-            f"  health       {prepared.url}/readyz",
-            f"  data dir     {prepared.settings.data_dir}",
-            f"  admin token  {token or '(see ' + str(prepared.bootstrap.token_file) + ')'}",
-            "",
-            "Try: edgeorch node ls · edgeorch apply -f examples/fleet.yaml · Ctrl-C stops",
-        ]
-        console.print(Panel("\n".join(lines), border_style="green"))
-
-    run(prepared, on_started=banner)
+    token = prepared.bootstrap.admin_secret or read_admin_token(prepared.settings)
+    if token is None:
+        emit_error(
+            f"cannot read the admin token in {prepared.bootstrap.token_file}; 'up' needs it to "
+            "mint join tokens and deploy the samples"
+        )
+        raise typer.Exit(1)
+    try:
+        run_up(prepared, UpOptions(nodes=nodes, seed=seed), console, token)
+    except UpError as exc:
+        emit_error(str(exc))
+        raise typer.Exit(1) from exc
 
 
 def register(app: typer.Typer) -> None:

@@ -6,6 +6,7 @@ edgeorch workload ls|show|scale|rm        workloads
 edgeorch apply -f FILE                    create or update objects from manifests
 edgeorch events                           what happened and why
 edgeorch token create|list|revoke         credentials
+edgeorch simulate                         a simulated fleet against a control plane
 """
 
 from pathlib import Path
@@ -19,6 +20,7 @@ from edgeorch.cli import (
     commands_objects,
     commands_placement,
     commands_server,
+    commands_sim,
     commands_tokens,
 )
 from edgeorch.cli.state import CliState
@@ -66,3 +68,4 @@ commands_objects.register(app)
 commands_tokens.register(app)
 commands_placement.register(app)
 commands_agent.register(app)
+commands_sim.register(app)
