@@ -47,6 +47,16 @@ def latency(fleet: Fleet, node_id: str, ingress: str, name: str, spec: dict[str,
     return (time.perf_counter() - start) * 1000
 
 
+def latency_via_api(fleet: Fleet, ingress: str, name: str, spec: dict[str, object]) -> float:
+    """Milliseconds from ``POST /workloads`` to the first 200 through the ingress: the server's
+    reconciler places the replica and writes the assignment, which wakes the watch at once."""
+    start = time.perf_counter()
+    answer = fleet.api.post("/workloads", json={"metadata": {"name": name}, "spec": spec})
+    assert answer.status_code == 201, answer.text
+    first_ok(f"{ingress}/w/{name}/")
+    return (time.perf_counter() - start) * 1000
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=10)
@@ -80,6 +90,13 @@ def main() -> None:
                 )
                 for i in range(args.runs)
             ]
+            wasm_api = [
+                latency_via_api(
+                    fleet, agent.ingress, f"wasm-api-{i}",
+                    {"runtime": "wasm", "artifact": {"digest": digest}},
+                )
+                for i in range(args.runs)
+            ]  # fmt: skip
             procs = []
             for i in range(args.runs):
                 port = free_port()
@@ -96,8 +113,11 @@ def main() -> None:
     print(f"| measure (runs={args.runs}) | p50 | max | target |")
     print("|---|---|---|---|")
     print(f"| agent idle RSS | {rss:.1f} MB | | < 60 MB |")
-    print(f"| assignment → first 200, wasm | {statistics.median(wasm):.0f} ms | "
+    print(f"| assignment written by another process → first 200, wasm | "
+          f"{statistics.median(wasm):.0f} ms | "
           f"{max(wasm):.0f} ms | < 100 ms |")  # fmt: skip
+    print(f"| POST /workloads → placed → first 200, wasm | {statistics.median(wasm_api):.0f} ms | "
+          f"{max(wasm_api):.0f} ms | < 100 ms |")  # fmt: skip
     print(f"| assignment → first 200, process | {statistics.median(procs):.0f} ms | "
           f"{max(procs):.0f} ms | < 500 ms |")  # fmt: skip
 

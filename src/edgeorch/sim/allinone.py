@@ -334,8 +334,8 @@ def _start(up: AllInOne, options: UpOptions, console: Console) -> None:
         console.print(f"[green]✓[/] nodes ready: {ready}/{want}")
     lines = [
         f"[bold green]edgeorch is up[/] on {up.url}",
-        f"  dashboard    {up.url}/",
         f"  API docs     {up.url}/api/docs",
+        "  dashboard    not built yet (issue 7): use the CLI or the API docs",
         f"  admin token  {up.token}",
         f"  data dir     {up.data_dir}",
         f"  agent log    {up.data_dir / 'agent.log'}",
