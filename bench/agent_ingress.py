@@ -57,6 +57,13 @@ def latency_via_api(fleet: Fleet, ingress: str, name: str, spec: dict[str, objec
     return (time.perf_counter() - start) * 1000
 
 
+def clear(fleet: Fleet, names: list[str]) -> None:
+    """Delete workloads (and so their instances) and wait until the agent has let them go."""
+    for name in names:
+        fleet.api.delete(f"/workloads/{name}")
+    time.sleep(1.0)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=10)
@@ -90,6 +97,8 @@ def main() -> None:
                 )
                 for i in range(args.runs)
             ]
+            # A node holds at most 10 instances (max_edge_vms_per_node): clear the slots.
+            clear(fleet, [f"wasm-{i}" for i in range(args.runs)])
             wasm_api = [
                 latency_via_api(
                     fleet, agent.ingress, f"wasm-api-{i}",
@@ -97,6 +106,7 @@ def main() -> None:
                 )
                 for i in range(args.runs)
             ]  # fmt: skip
+            clear(fleet, [f"wasm-api-{i}" for i in range(args.runs)])
             procs = []
             for i in range(args.runs):
                 port = free_port()
