@@ -9,6 +9,7 @@ from edgeorch.cli.output import (
     age,
     console,
     emit_data,
+    emit_list,
     emit_table,
     short_id,
     status_word,
@@ -78,10 +79,7 @@ def node_ls(
             label_selector=selector,
             tenant=tenant,
         )
-    if output is not OutputFormat.TABLE:
-        emit_data(data, output)
-        return
-    emit_table(data["items"], NODE_COLUMNS, empty="no nodes match")
+    emit_list(data, output, NODE_COLUMNS, empty="no nodes match")
 
 
 @node_app.command("show")
@@ -125,10 +123,7 @@ def workload_ls(
         data = client.list_all(
             "/workloads", limit=limit, runtime=runtime, label_selector=selector, tenant=tenant
         )
-    if output is not OutputFormat.TABLE:
-        emit_data(data, output)
-        return
-    emit_table(data["items"], WORKLOAD_COLUMNS, empty="no workloads match")
+    emit_list(data, output, WORKLOAD_COLUMNS, empty="no workloads match")
 
 
 INSTANCE_COLUMNS = [
@@ -236,10 +231,7 @@ def events(
         data = client.list_all(
             "/events", limit=limit, kind=kind, since_revision=since, tenant=tenant
         )
-    if output is not OutputFormat.TABLE:
-        emit_data(data, output)
-        return
-    emit_table(data["items"], EVENT_COLUMNS, empty="no events")
+    emit_list(data, output, EVENT_COLUMNS, empty="no events")
 
 
 def register(app: typer.Typer) -> None:

@@ -87,6 +87,20 @@ def emit_table(
     console.print(table)
 
 
+def emit_list(
+    data: dict[str, Any],
+    output: OutputFormat,
+    columns: Sequence[tuple[str, Callable[[dict[str, Any]], str]]],
+    *,
+    empty: str,
+) -> None:
+    """A list answer as JSON/YAML (the whole list object) or as a table of its items."""
+    if output is OutputFormat.TABLE:
+        emit_table(data["items"], columns, empty=empty)
+    else:
+        emit_data(data, output)
+
+
 def emit_error(message: str, errors: Sequence[dict[str, Any]] = ()) -> None:
     """Print an error and its per-field entries to stderr."""
     err_console.print(f"[red]error:[/] {message}", highlight=False)

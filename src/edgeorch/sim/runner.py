@@ -222,7 +222,7 @@ class Simulation:
         try:
             await agent.run(delay)
         except JoinRefused:
-            pass
+            pass  # SimAgent.join has already reported and counted the refusal
         except SimulationError as exc:
             self._events("join-failed", str(exc))
             self.stats.join_failures += 1
