@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Make sure the services the tests talk to are installed and running: PostgreSQL with a `test`
-# database on 127.0.0.1:5432 (trust auth). Safe to run again; it only starts what is down.
+# database on 127.0.0.1:5432 (trust auth); Debian's Chromium (dashboard browser tests) and
+# promtool from Debian's prometheus package (metrics validation). Safe to run again; it only
+# installs what is missing and starts what is down.
 set -euo pipefail
 
 log() { printf '[services] %s\n' "$*" >&2; }
@@ -38,5 +40,15 @@ ensure_postgres() {
   fi
 }
 
+ensure_tools() {
+  local missing=()
+  command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+  command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+  if [ ${#missing[@]} -gt 0 ]; then
+    apt_install "${missing[@]}"
+  fi
+}
+
+ensure_tools
 ensure_postgres
 log "PostgreSQL ready on 127.0.0.1:5432"
