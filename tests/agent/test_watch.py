@@ -1,10 +1,13 @@
-"""The assignment watch answers at once on a difference and notices writes by polling."""
+"""The assignment watch: one hub per process answers at once on a difference, notices writes by
+other processes by polling, and wakes only the nodes a change concerns."""
 
 import asyncio
 import threading
+import time
 from pathlib import Path
 
-from edgeorch.agent.watch import ChangeSignal, wait_for_assignments
+from edgeorch.agent.watch import AssignmentHub, wait_for_assignments
+from edgeorch.domain.enums import InstanceState
 from edgeorch.schemas.instance import InstanceSpec
 from edgeorch.schemas.node import NodeCreate
 from edgeorch.schemas.workload import WorkloadCreate
@@ -14,10 +17,12 @@ from edgeorch.store import (
     create_node,
     create_workload,
     default_sqlite_url,
+    scale_workload,
+    update_instance_status,
 )
 
 
-def _node(db: Database) -> str:
+def _node(db: Database, name: str = "n") -> str:
     spec = {
         "edge_type": "mec",
         "region": "eu",
@@ -28,14 +33,14 @@ def _node(db: Database) -> str:
     with db.write() as session:
         node = create_node(
             session=session,
-            node=NodeCreate.model_validate({"metadata": {"name": "n"}, "spec": spec}),
+            node=NodeCreate.model_validate({"metadata": {"name": name}, "spec": spec}),
         )
     return node.metadata.id
 
 
-def _assign(db: Database, node_id: str) -> None:
+def _assign(db: Database, node_id: str, name: str = "w") -> None:
     body = {
-        "metadata": {"name": "w"},
+        "metadata": {"name": name},
         "spec": {"runtime": "process", "artifact": {"command": ["x"]}},
     }
     with db.write() as session:
@@ -50,22 +55,103 @@ def test_watch_times_out_then_sees_a_write_from_another_connection(tmp_path: Pat
     db = Database(default_sqlite_url(tmp_path))
     db.migrate()
     node_id = _node(db)
-    signal = ChangeSignal()  # not attached: only the change-feed polling can notice the write
+    hub = AssignmentHub(db, poll_interval=0.1)
 
     async def scenario() -> None:
         first, changed = await wait_for_assignments(
-            db, signal, node_id=node_id, digest=None, timeout=5
+            db, hub, node_id=node_id, digest=None, timeout=5
         )
         assert changed and first.items == []
         same, changed = await wait_for_assignments(
-            db, signal, node_id=node_id, digest=first.digest, timeout=0.3
+            db, hub, node_id=node_id, digest=first.digest, timeout=0.3
         )
         assert not changed and same.digest == first.digest
+        # Another Database (engine): its commits do not reach this hub's commit hook, so only
+        # the hub's feed polling can notice the write.
         other = Database(default_sqlite_url(tmp_path))
         threading.Timer(0.3, _assign, args=(other, node_id)).start()
+        started = time.monotonic()
         fresh, changed = await wait_for_assignments(
-            db, signal, node_id=node_id, digest=first.digest, timeout=5, poll_interval=0.1
+            db, hub, node_id=node_id, digest=first.digest, timeout=5
         )
         assert changed and len(fresh.items) == 1 and fresh.revision > first.revision
+        assert time.monotonic() - started < 2
 
-    asyncio.run(scenario())
+    try:
+        asyncio.run(scenario())
+    finally:
+        hub.close()
+
+
+def test_a_write_by_this_process_wakes_only_the_node_it_concerns(tmp_path: Path) -> None:
+    db = Database(default_sqlite_url(tmp_path))
+    db.migrate()
+    busy, idle = _node(db, "busy"), _node(db, "idle")
+    hub = AssignmentHub(db, poll_interval=30)  # no polling: only the commit hook wakes the hub
+
+    async def scenario() -> None:
+        loop = asyncio.get_running_loop()
+        base = {}
+        for node in (busy, idle):
+            base[node], _ = await wait_for_assignments(
+                db, hub, node_id=node, digest=None, timeout=0
+            )
+        idle_wait = asyncio.create_task(
+            wait_for_assignments(db, hub, node_id=idle, digest=base[idle].digest, timeout=1.5)
+        )
+        started = loop.time()
+        loop.call_later(0.2, _assign, db, busy)
+        fresh, changed = await wait_for_assignments(
+            db, hub, node_id=busy, digest=base[busy].digest, timeout=5
+        )
+        assert changed and len(fresh.items) == 1
+        assert loop.time() - started < 1.0
+        same, changed = await idle_wait
+        assert not changed and same.digest == base[idle].digest
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        hub.close()
+
+
+def test_status_writes_wake_nobody_and_spec_changes_do(tmp_path: Path) -> None:
+    db = Database(default_sqlite_url(tmp_path))
+    db.migrate()
+    node = _node(db)
+    _assign(db, node)
+    hub = AssignmentHub(db, poll_interval=30)
+
+    async def scenario() -> None:
+        base, _ = await wait_for_assignments(db, hub, node_id=node, digest=None, timeout=0)
+        instance = base.items[0].instance
+        workload = base.items[0].workload
+
+        def report_running() -> None:
+            with db.write() as session:
+                update_instance_status(
+                    session=session,
+                    instance_id=instance.metadata.id,
+                    status=instance.status.model_copy(update={"state": InstanceState.RUNNING}),
+                )
+
+        def scale() -> None:
+            with db.write() as session:
+                scale_workload(session=session, ref=workload.metadata.id, tenant=None, replicas=3)
+
+        loop = asyncio.get_running_loop()
+        loop.call_later(0.1, report_running)
+        _, changed = await wait_for_assignments(
+            db, hub, node_id=node, digest=base.digest, timeout=0.8
+        )
+        assert not changed
+        loop.call_later(0.1, scale)
+        fresh, changed = await wait_for_assignments(
+            db, hub, node_id=node, digest=base.digest, timeout=5
+        )
+        assert changed and fresh.items[0].workload.spec.replicas == 3
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        hub.close()

@@ -1,96 +1,315 @@
 """Server side of the assignment watch: wait until a node's assignment set changes.
 
-The wait polls the store's change feed every ``poll_interval`` seconds, so a write made by another
-process or another server replica is noticed within that interval. Writes committed by this
-process wake waiters at once through :class:`ChangeSignal` (a fast path, never relied on for
-correctness: a wake-up missed between a poll and the registration is caught by the next poll).
+Thousands of agents long-poll at once, so no waiter reads the store on its own while it waits.
+One :class:`AssignmentHub` per server process follows the change feed for all of them, in one
+thread: it wakes at once on a write committed by this process (a commit hook) and otherwise polls
+the feed every ``poll_interval`` seconds, so a write by another process or replica is noticed
+within that interval. For each batch of changes it reads the changed instances and workloads once
+and wakes only the waiters whose assignment set they touch:
+
+- an instance now bound to the waiter's node that it does not hold, or holds with another spec;
+- an instance the waiter holds that was deleted, moved away or changed spec;
+- a workload the waiter runs whose spec changed or that was deleted.
+
+Status-only writes (an agent reporting ``running``, a workload's replica counts) wake nobody.
+
+No wake-up is lost: a waiter registers with the revision its set was read at; if the hub has
+already dispatched changes past that revision, the waiter checks them against its set in the
+hub's short history of recent batches, and re-reads at once when one concerns it or when the
+history does not reach back far enough.
 """
 
 import asyncio
+import json
+import logging
 import threading
-import time
-from collections.abc import Callable
+from collections import defaultdict, deque
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from edgeorch.store import Assignments, Database, list_changes, read_assignments
+from edgeorch.schemas.instance import InstanceSpec
+from edgeorch.schemas.workload import WorkloadSpec
+from edgeorch.store import Assignments, Database, current_revision, list_changes, read_assignments
+from edgeorch.store.sql.orm import InstanceRow, WorkloadRow
+
+log = logging.getLogger("edgeorch.watch")
 
 WATCHED_KINDS = ("Instance", "Workload")
 DEFAULT_POLL_INTERVAL = 0.1
-# Write sessions carry this execution option (store/database.py); reads commit too, and waking
-# watchers on their own polling reads would spin.
-_WRITE_OPTION = "edgeorch_write"
+_CHUNK = 500  # ids per IN (...) query
+_HISTORY = 64  # recent batches kept for waiters that register after their dispatch
 
 
-class ChangeSignal:
-    """Wakes asyncio waiters (on any loop) when this process commits a write."""
+def spec_key(spec: InstanceSpec | WorkloadSpec | dict[str, Any]) -> str:
+    """A canonical text of a spec: two specs are the same desired state iff their keys match."""
+    data = spec if isinstance(spec, dict) else spec.model_dump(mode="json")
+    return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
-    def __init__(self) -> None:
+
+@dataclass(eq=False)
+class _Waiter:
+    node_id: str
+    revision: int
+    instances: dict[str, str]  # instance id → spec key
+    workloads: dict[str, str]  # workload id → spec key
+    loop: asyncio.AbstractEventLoop
+    flag: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def wake(self) -> None:
+        if not self.loop.is_closed():
+            self.loop.call_soon_threadsafe(self.flag.set)
+
+    def concerned_by(self, touched: "_Touched") -> bool:
+        """Whether ``touched`` may change this waiter's assignment set."""
+        for iid, now in touched.instances.items():
+            held = self.instances.get(iid)
+            if held is not None:
+                if now is None or now[0] != self.node_id or now[1] != held:
+                    return True
+            elif now is not None and now[0] == self.node_id:
+                return True
+        return any(
+            wid in self.workloads and key != self.workloads[wid]
+            for wid, key in touched.workloads.items()
+        )
+
+
+@dataclass(frozen=True)
+class _Touched:
+    """What one batch of changes did to instances and workloads."""
+
+    # instance id → (node id or None, spec key), or None when deleted
+    instances: dict[str, tuple[str | None, str] | None]
+    # workload id → spec key, or None when deleted
+    workloads: dict[str, str | None]
+
+
+class AssignmentHub:
+    """One change-feed reader waking the assignment waiters of this process."""
+
+    def __init__(self, database: Database, *, poll_interval: float = DEFAULT_POLL_INTERVAL) -> None:
+        self._database = database
+        self._poll = poll_interval
         self._lock = threading.Lock()
-        self._waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._revision = -1  # every change up to here has been dispatched
+        # (since, reached, touched) of recent batches; cleared when the hub skips reading
+        self._history: deque[tuple[int, int, _Touched]] = deque(maxlen=_HISTORY)
+        self._by_node: dict[str, set[_Waiter]] = defaultdict(set)
+        self._by_instance: dict[str, set[_Waiter]] = defaultdict(set)
+        self._by_workload: dict[str, set[_Waiter]] = defaultdict(set)
+        self._waiters = 0
+        self._thread: threading.Thread | None = None
+        self._unlisten = database.on_commit(self._wake.set)
 
-    def attach(self, database: Database) -> None:
-        """Notify on every write transaction committed through ``database``'s engine."""
+    # -- lifecycle ----------------------------------------------------------------------------
 
-        def on_commit(conn: Any) -> None:
-            if conn.get_execution_options().get(_WRITE_OPTION):
-                self.notify()
-
-        event.listen(database.engine, "commit", on_commit)
-
-    def notify(self) -> None:
-        """Wake every current waiter."""
+    def start(self) -> None:
+        """Start the reader thread (idempotent); dispatching starts at the current revision."""
         with self._lock:
-            waiters = list(self._waiters)
-        for loop, flag in waiters:
-            if not loop.is_closed():
-                loop.call_soon_threadsafe(flag.set)
+            if self._thread is not None:
+                return
+            with self._database.session() as session:
+                self._revision = current_revision(session=session)
+            self._thread = threading.Thread(target=self._run, name="edgeorch-watch", daemon=True)
+        self._thread.start()
 
-    async def wait(self, timeout: float) -> None:
-        """Return after a notification or ``timeout`` seconds, whichever comes first."""
-        flag = asyncio.Event()
-        key = (asyncio.get_running_loop(), flag)
+    def close(self) -> None:
+        """Stop the thread and stop listening to commits; pending waiters time out normally."""
+        self._stop.set()
+        self._wake.set()
+        self._unlisten()
+        if self._thread is not None:
+            self._thread.join(5)
+
+    def poke(self) -> None:
+        """Read the feed now (tests; a caller that knows of a write by another process)."""
+        self._wake.set()
+
+    # -- waiting ------------------------------------------------------------------------------
+
+    async def wait(self, node_id: str, current: Assignments, timeout: float) -> None:
+        """Return when ``current`` may be out of date, or after ``timeout`` seconds."""
+        waiter = _Waiter(
+            node_id=node_id,
+            revision=current.revision,
+            instances={a.instance.metadata.id: spec_key(a.instance.spec) for a in current.items},
+            workloads={a.workload.metadata.id: spec_key(a.workload.spec) for a in current.items},
+            loop=asyncio.get_running_loop(),
+        )
+        self.start()
         with self._lock:
-            self._waiters.add(key)
+            stale = self._missed(waiter)
+            if not stale:
+                self._register(waiter)
+        if stale:
+            # Changes after our read were dispatched before we registered: look again.
+            return
         try:
-            await asyncio.wait_for(flag.wait(), timeout)
+            await asyncio.wait_for(waiter.flag.wait(), timeout)
         except TimeoutError:
             pass
         finally:
             with self._lock:
-                self._waiters.discard(key)
+                self._unregister(waiter)
+
+    def _missed(self, waiter: _Waiter) -> bool:
+        """Whether batches dispatched after the waiter's read concern it (call under the lock)."""
+        if self._revision <= waiter.revision:
+            return False
+        if not self._history or self._history[0][0] > waiter.revision:
+            return True  # the history does not cover everything since the read
+        return any(
+            waiter.concerned_by(touched)
+            for _, reached, touched in self._history
+            if reached > waiter.revision
+        )
+
+    def _register(self, waiter: _Waiter) -> None:
+        self._waiters += 1
+        self._by_node[waiter.node_id].add(waiter)
+        for iid in waiter.instances:
+            self._by_instance[iid].add(waiter)
+        for wid in waiter.workloads:
+            self._by_workload[wid].add(waiter)
+
+    def _unregister(self, waiter: _Waiter) -> None:
+        if waiter not in self._by_node.get(waiter.node_id, ()):
+            return
+        self._waiters -= 1
+        _discard(self._by_node, waiter.node_id, waiter)
+        for iid in waiter.instances:
+            _discard(self._by_instance, iid, waiter)
+        for wid in waiter.workloads:
+            _discard(self._by_workload, wid, waiter)
+
+    # -- the reader ---------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self._poll)
+            self._wake.clear()
+            if self._stop.is_set():
+                return
+            try:
+                self.step()
+            except Exception:
+                log.exception("assignment watch: reading the change feed failed")
+                self._stop.wait(1.0)
+
+    def step(self) -> None:
+        """Read the changes since the last step and wake the waiters they concern."""
+        with self._database.session() as session:
+            head = current_revision(session=session)
+            with self._lock:
+                if self._waiters == 0:
+                    # Nobody waits: nothing to dispatch. A waiter that registers later with an
+                    # older read revision sees ``_revision`` ahead of it and re-reads at once.
+                    self._revision = max(self._revision, head)
+                    self._history.clear()
+                    return
+                since = self._revision
+            if head <= since:
+                return
+            changes = []
+            while True:
+                batch = list_changes(session=session, since=since, kinds=WATCHED_KINDS)
+                changes.extend(batch)
+                if not batch or batch[-1].revision >= head:
+                    break
+                since = batch[-1].revision
+            touched = _read_touched(
+                session,
+                instance_ids={c.object_id for c in changes if c.kind == "Instance"},
+                workload_ids={c.object_id for c in changes if c.kind == "Workload"},
+            )
+        reached = max([head, *(c.revision for c in changes)])
+        with self._lock:
+            woken = self._affected(touched)
+            self._history.append((self._revision, reached, touched))
+            self._revision = max(self._revision, reached)
+        for waiter in woken:
+            waiter.wake()
+
+    def _affected(self, touched: _Touched) -> set[_Waiter]:
+        woken: set[_Waiter] = set()
+        for iid, now in touched.instances.items():
+            for waiter in self._by_instance.get(iid, ()):
+                if now is None or now[0] != waiter.node_id or now[1] != waiter.instances[iid]:
+                    woken.add(waiter)
+            if now is not None and now[0] is not None:
+                for waiter in self._by_node.get(now[0], ()):
+                    if waiter.instances.get(iid) != now[1]:
+                        woken.add(waiter)
+        for wid, key in touched.workloads.items():
+            for waiter in self._by_workload.get(wid, ()):
+                if key != waiter.workloads[wid]:
+                    woken.add(waiter)
+        return woken
 
 
-def _read(database: Database, node_id: str) -> Assignments:
+def _discard(index: dict[str, set[_Waiter]], key: str, waiter: _Waiter) -> None:
+    members = index.get(key)
+    if members is not None:
+        members.discard(waiter)
+        if not members:
+            del index[key]
+
+
+def _chunks(ids: Iterable[str]) -> Iterable[Sequence[str]]:
+    items = sorted(ids)
+    for start in range(0, len(items), _CHUNK):
+        yield items[start : start + _CHUNK]
+
+
+def _read_touched(session: Session, *, instance_ids: set[str], workload_ids: set[str]) -> _Touched:
+    instances: dict[str, tuple[str | None, str] | None] = dict.fromkeys(instance_ids)
+    for chunk in _chunks(instance_ids):
+        rows = session.execute(
+            select(InstanceRow.id, InstanceRow.node_id, InstanceRow.spec).where(
+                InstanceRow.id.in_(chunk)
+            )
+        )
+        for iid, node_id, spec in rows:
+            instances[iid] = (node_id, spec_key(InstanceSpec.model_validate(spec)))
+    workloads: dict[str, str | None] = dict.fromkeys(workload_ids)
+    for chunk in _chunks(workload_ids):
+        rows = session.execute(
+            select(WorkloadRow.id, WorkloadRow.spec).where(WorkloadRow.id.in_(chunk))
+        )
+        for wid, spec in rows:
+            workloads[wid] = spec_key(WorkloadSpec.model_validate(spec))
+    return _Touched(instances=instances, workloads=workloads)
+
+
+def read_node_assignments(database: Database, node_id: str) -> Assignments:
+    """The node's current assignment set (one read transaction)."""
     with database.session() as session:
         return read_assignments(session=session, node_id=node_id)
 
 
-def _changed_since(database: Database, revision: int) -> bool:
-    with database.session() as session:
-        return bool(list_changes(session=session, since=revision, limit=1, kinds=WATCHED_KINDS))
-
-
 async def wait_for_assignments(
     database: Database,
-    signal: ChangeSignal,
+    hub: AssignmentHub,
     *,
     node_id: str,
     digest: str | None,
     timeout: float,
-    poll_interval: float = DEFAULT_POLL_INTERVAL,
-    clock: Callable[[], float] = time.monotonic,
 ) -> tuple[Assignments, bool]:
     """The node's assignments and whether they differ from ``digest``; waits up to ``timeout``
     seconds for them to differ. Without a digest the current set is answered at once."""
-    current = await asyncio.to_thread(_read, database, node_id)
-    deadline = clock() + timeout
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    current = await asyncio.to_thread(read_node_assignments, database, node_id)
     while digest is not None and current.digest == digest:
-        remaining = deadline - clock()
+        remaining = deadline - loop.time()
         if remaining <= 0:
             return current, False
-        await signal.wait(min(poll_interval, remaining))
-        if await asyncio.to_thread(_changed_since, database, current.revision):
-            current = await asyncio.to_thread(_read, database, node_id)
+        await hub.wait(node_id, current, remaining)
+        current = await asyncio.to_thread(read_node_assignments, database, node_id)
     return current, True

@@ -61,6 +61,9 @@ def create_app(
         finally:
             if manager is not None:
                 manager.stop()
+            hub = getattr(app.state, "agent_hub", None)
+            if hub is not None:
+                hub.close()
 
     app = FastAPI(
         lifespan=lifespan,

@@ -8,14 +8,14 @@ A token of the ``default`` tenant with the admin role is a fleet administrator a
 any tenant; every other token is confined to its own tenant.
 
 Successful look-ups are cached for a few seconds so that a busy API does not hash-and-query on
-every request; revoking a token through this server clears the cache at once, and other server
-replicas notice within ``CACHE_SECONDS``.
+every request; revoking a token through this server drops it from the cache at once, and other
+server replicas notice within ``CACHE_SECONDS``.
 """
 
 import hashlib
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 from fastapi import Depends, Request
@@ -47,30 +47,57 @@ class Principal:
 
 
 class TokenCache:
-    """A small time-bounded cache of authenticated tokens keyed by the secret's hash."""
+    """A time-bounded cache of authenticated tokens keyed by the secret's hash.
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    Sized for a large fleet (every agent's credential is in it); when full, the oldest entry
+    goes. Revocations through this server remove just the tokens they revoke (``forget``),
+    so a join storm does not make every other agent re-authenticate against the store.
+    """
+
+    def __init__(
+        self, clock: Callable[[], float] = time.monotonic, *, capacity: int = 200_000
+    ) -> None:
         self._clock = clock
+        self._capacity = capacity
         self._entries: dict[str, tuple[float, Token]] = {}
+        self._keys_by_token: dict[str, str] = {}
         self._lock = threading.Lock()
 
     def get(self, key: str) -> Token | None:
         with self._lock:
             entry = self._entries.get(key)
-            if entry is None or self._clock() - entry[0] > CACHE_SECONDS:
-                self._entries.pop(key, None)
+            if entry is None:
+                return None
+            if self._clock() - entry[0] > CACHE_SECONDS:
+                self._drop(key)
                 return None
             return entry[1]
 
     def put(self, key: str, token: Token) -> None:
         with self._lock:
-            if len(self._entries) > 10_000:
-                self._entries.clear()
+            self._drop(key)
+            while len(self._entries) >= self._capacity:
+                self._drop(next(iter(self._entries)))
             self._entries[key] = (self._clock(), token)
+            self._keys_by_token[token.id] = key
+
+    def forget(self, token_ids: Collection[str]) -> None:
+        """Drop the tokens with these ids (they were just revoked)."""
+        with self._lock:
+            for token_id in token_ids:
+                key = self._keys_by_token.get(token_id)
+                if key is not None:
+                    self._drop(key)
 
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            self._keys_by_token.clear()
+
+    def _drop(self, key: str) -> None:
+        entry = self._entries.pop(key, None)
+        if entry is not None:
+            self._keys_by_token.pop(entry[1].id, None)
 
 
 def _unauthorized(detail: str) -> ApiProblem:

@@ -9,14 +9,9 @@ missed wake-up is therefore only ever late by one poll, never lost.
 import threading
 import time
 from collections.abc import Collection
-from typing import Any
-
-from sqlalchemy import event
 
 from edgeorch.schemas.node import Node
 from edgeorch.store import Database, NotFound, current_revision, list_changes, list_nodes, read_node
-
-_WRITE_OPTION = "edgeorch_write"  # set on write sessions by store/database.py
 
 
 class FeedWaiter:
@@ -26,16 +21,12 @@ class FeedWaiter:
         self._database = database
         self._poll = poll
         self._wake = threading.Event()
-        event.listen(database.engine, "commit", self._on_commit)
+        self._unlisten = database.on_commit(self._wake.set)
 
     def close(self) -> None:
         """Stop listening to commits."""
-        event.remove(self._database.engine, "commit", self._on_commit)
+        self._unlisten()
         self._wake.set()
-
-    def _on_commit(self, conn: Any) -> None:
-        if conn.get_execution_options().get(_WRITE_OPTION):
-            self._wake.set()
 
     def poke(self) -> None:
         """Wake the waiter (shutdown, or another controller wants a pass)."""

@@ -128,6 +128,21 @@ class Database:
                     session.execute(lock)
                 yield session
 
+    def on_commit(self, callback: Callable[[], None]) -> Callable[[], None]:
+        """Call ``callback`` after each write transaction of this process has committed (its
+        changes are visible to new reads); returns the function that stops the calls."""
+
+        def after_commit(_session: Session) -> None:
+            callback()
+
+        event.listen(self._writes, "after_commit", after_commit)
+
+        def remove() -> None:
+            if event.contains(self._writes, "after_commit", after_commit):
+                event.remove(self._writes, "after_commit", after_commit)
+
+        return remove
+
     def ping(self) -> bool:
         """Whether the database answers."""
         try:

@@ -6,6 +6,7 @@ credentials are refused by the operator API (``api/auth.py``).
 """
 
 import os
+import threading
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -22,7 +23,7 @@ from edgeorch.agent.protocol import (
     JoinRequest,
     JoinResponse,
 )
-from edgeorch.agent.watch import ChangeSignal, wait_for_assignments
+from edgeorch.agent.watch import AssignmentHub, wait_for_assignments
 from edgeorch.api.auth import Principal, authenticate, get_database
 from edgeorch.api.events import record
 from edgeorch.api.problems import ApiProblem
@@ -42,6 +43,7 @@ from edgeorch.store import (
 router = APIRouter(prefix="/agent", tags=["agent"])
 
 DEFAULT_MAX_WATCH_SECONDS = 60.0
+_SINGLETONS_LOCK = threading.Lock()
 
 
 def max_watch_seconds() -> float:
@@ -83,14 +85,14 @@ def require_node(node_id: str, principal: Principal = Depends(authenticate)) -> 
     return principal
 
 
-def _app_singletons(request: Request) -> tuple[Presence, ChangeSignal]:
+def _app_singletons(request: Request) -> tuple[Presence, AssignmentHub]:
     state = request.app.state
-    if getattr(state, "agent_presence", None) is None:
-        signal = ChangeSignal()
-        signal.attach(state.database)
-        state.agent_signal = signal
-        state.agent_presence = Presence()
-    return state.agent_presence, state.agent_signal
+    with _SINGLETONS_LOCK:
+        if getattr(state, "agent_presence", None) is None:
+            # The app's lifespan closes the hub (api/app.py).
+            state.agent_hub = AssignmentHub(state.database)
+            state.agent_presence = Presence()
+    return state.agent_presence, state.agent_hub
 
 
 @router.post("/join", response_model=JoinResponse)
@@ -128,7 +130,7 @@ def post_join(
             message=f"agent {how} as node {node.metadata.name} "
             f"({node.spec.arch.value}, capabilities: {', '.join(node.spec.capabilities)})",
         )
-    request.app.state.token_cache.clear()  # the join token and older credentials are revoked
+    request.app.state.token_cache.forget(result.revoked)
     return JoinResponse(
         node_id=node.metadata.id,
         node_name=node.metadata.name,
@@ -261,11 +263,11 @@ async def get_assignments(
 ) -> AssignmentSet:
     """The node's assignments. With ``digest``, waits up to ``timeout`` seconds (capped by the
     server) for them to differ from it; ``changed`` says whether they do."""
-    _, signal = _app_singletons(request)
+    _, hub = _app_singletons(request)
     database: Database = request.app.state.database
     current, changed = await wait_for_assignments(
         database,
-        signal,
+        hub,
         node_id=node_id,
         digest=digest,
         timeout=min(timeout, max_watch_seconds()),

@@ -78,5 +78,5 @@ def delete_token(
             message=f"{token.role.value} token {token.name or token.id} revoked",
         )
     cache: TokenCache = request.app.state.token_cache
-    cache.clear()
+    cache.forget([token.id])
     return token

@@ -56,6 +56,7 @@ class JoinResult:
     node: Node
     created: bool
     credential: TokenCreated
+    revoked: tuple[str, ...] = ()  # token ids the join revoked (the join token, old credentials)
 
 
 def join_node(
@@ -98,8 +99,8 @@ def join_node(
         }
     )
     node = update_node_status(session=session, node_id=row.id, status=status)
-    _revoke(session, TokenRow.node_id == row.id, TokenRow.role == TokenRole.NODE.value)
-    _revoke(session, TokenRow.id == join_token_id)
+    revoked = _revoke(session, TokenRow.node_id == row.id, TokenRow.role == TokenRole.NODE.value)
+    revoked += _revoke(session, TokenRow.id == join_token_id)
     credential = create_token(
         session=session,
         role=TokenRole.NODE,
@@ -108,14 +109,17 @@ def join_node(
         node_id=row.id,
         ttl=credential_ttl,
     )
-    return JoinResult(node=node, created=created, credential=credential)
+    return JoinResult(node=node, created=created, credential=credential, revoked=revoked)
 
 
-def _revoke(session: Session, *where: Any) -> None:
+def _revoke(session: Session, *where: Any) -> tuple[str, ...]:
     moment = objects.now(session)
+    revoked = []
     for token in session.scalars(select(TokenRow).where(*where, TokenRow.revoked_at.is_(None))):
         token.revoked_at = moment
+        revoked.append(token.id)
     session.flush()
+    return tuple(revoked)
 
 
 def read_assignments(*, session: Session, node_id: str) -> Assignments:
