@@ -153,9 +153,13 @@ def test_optimize_moves_badly_placed_instances_and_applies_on_request(api: Api) 
     ).json()
     assert applied["applied"] is True
     target = applied["moves"][0]["target"]
-    instances = api.client.get("/api/v1/instances?workload=near-paris").json()["items"]
-    assert instances[0]["spec"]["node_id"] == target
+    # Applying starts a migration per move (the migration controller moves the instance).
+    (migration_id,) = applied["migrations"]
+    migration = api.client.get(f"/api/v1/migrations/{migration_id}").json()
+    assert migration["spec"]["target_node_id"] == target
+    assert migration["spec"]["type"] == "cold"  # a process instance has no state to carry
+    assert migration["spec"]["reason"].startswith("optimiser")
     with api.database.session() as session:
         assert read_node(session=session, ref=target, tenant=None).spec.country != "US"
     reasons = [e["reason"] for e in api.client.get("/api/v1/events?kind=Instance").json()["items"]]
-    assert "InstanceRebalanced" in reasons
+    assert "MigrationRequested" in reasons

@@ -214,3 +214,60 @@ def test_stale_plan_is_refused_as_a_whole(h: Harness) -> None:
     with pytest.raises(PlanConflict):
         StorePlanner(h.db).submit(plan)
     assert h.instances(wid) == []
+
+
+def test_a_pass_looks_only_at_what_changed(h: Harness) -> None:
+    h.node("a", cpu=16)
+    web, api = h.workload("web", 1), h.workload("api", 1)
+    h.manager.workloads.run_once()  # first pass: everything
+    for _ in range(3):  # then what the passes wrote (instances, then the status they imply)
+        h.manager.workloads.run_once()
+    assert h.manager.workloads.last_looked == 0
+    with h.db.write() as s:
+        scale_workload(session=s, ref=web, replicas=2)
+    h.manager.workloads.run_once()
+    assert h.manager.workloads.last_looked == 1
+    assert len(h.instances(web)) == 2 and len(h.instances(api)) == 1
+
+
+def test_unplaceable_workloads_back_off_until_capacity_appears(h: Harness) -> None:
+    h.node("small", cpu=1)
+    wid = h.workload("big", 1, resources={"cpu": 2, "memory_mb": 64})
+    h.manager.workloads.run_once()
+    assert h.instances(wid) == []
+    h.clock.advance(timedelta(seconds=0.5))  # inside the 1 s backoff
+    h.manager.workloads.run_once()
+    h.manager.workloads.run_once()
+    assert h.manager.workloads.last_looked == 0
+    h.node("large", cpu=8)  # capacity may have appeared: retried at once
+    h.manager.workloads.run_once()
+    assert len(h.instances(wid)) == 1
+
+
+def test_backoff_ends_and_a_full_resync_skips_backed_off_workloads(
+    database: Database, clock: FakeClock
+) -> None:
+    now = [0.0]
+    settings = ControllerSettings(suspect_after=15, down_after=30, resync=30)
+    manager = ControllerManager(database, LiveFleet(database), {}.get, settings, clock)
+    manager.workloads._monotonic = lambda: now[0]  # the resync timer, under test control
+    try:
+        with database.write() as s:
+            create_node(session=s, node=node_body("small", cpu=1), state=NodeState.READY)
+            create_workload(
+                session=s, workload=workload_body("big", 1, resources={"cpu": 2, "memory_mb": 64})
+            )
+            create_workload(session=s, workload=workload_body("fits", 1))
+        for _ in range(4):
+            manager.workloads.run_once()
+        assert manager.workloads.last_looked == 0
+        now[0] = 31.0  # a full resync is due; "big" is still backing off (fake clock)
+        manager.workloads.run_once()
+        assert manager.workloads.last_looked == 1
+        clock.advance(timedelta(seconds=61))  # longer than the longest backoff
+        manager.workloads.run_once()
+        assert manager.workloads.last_looked == 1
+        manager.workloads.run_once()  # tried again, failed again: backing off again
+        assert manager.workloads.last_looked == 0
+    finally:
+        manager.stop()

@@ -10,6 +10,7 @@ Every call is made by the agent (outbound only):
 """
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -19,6 +20,7 @@ from edgeorch.schemas.common import Capability, CountryCode, Latitude, Longitude
 from edgeorch.schemas.envelope import Labels, Name
 from edgeorch.schemas.node import Utilization
 from edgeorch.schemas.workload import WorkloadSpec
+from edgeorch.telemetry.model import RequestStats
 
 # What a new node needs besides what the agent measures; named in the 422 when missing.
 REQUIRED_FOR_NEW_NODE = ("edge_type", "region", "latitude", "longitude", "country")
@@ -78,6 +80,11 @@ class InstanceReport(StrictModel):
     message: str = Field(default="", max_length=2000)
     restarts: int = Field(default=0, ge=0)
     started_at: datetime | None = None
+    # Health probe result (agent/health.py): None while unknown or without a health check.
+    healthy: bool | None = None
+    health_message: str = Field(default="", max_length=2000)
+    # CPU the instance used, in cores, averaged since the previous report (the autoscaler's input).
+    cpu_cores: float | None = Field(default=None, ge=0, allow_inf_nan=False)
 
 
 class Heartbeat(StrictModel):
@@ -87,6 +94,9 @@ class Heartbeat(StrictModel):
     instances: list[InstanceReport] = Field(default_factory=list)
     ingress: str | None = None
     revision: int = Field(default=0, ge=0, description="the assignment revision the agent runs")
+    telemetry: list[RequestStats] = Field(
+        default_factory=list, description="requests served per instance since the last beat"
+    )
 
 
 class HeartbeatAck(BaseModel):
@@ -95,6 +105,26 @@ class HeartbeatAck(BaseModel):
     state: NodeState
     persisted: bool
     instances_updated: int
+
+
+class MigrationDirective(BaseModel):
+    """An agent's part in a live or snapshot migration (``docs/migrations.md``).
+
+    The target agent finds it on the target instance's assignment item; the source agent reads
+    it from ``GET /agent/nodes/{id}/migrations/{migration}`` when the target calls it. ``secret``
+    authenticates the two agents' ingresses to each other for this migration only.
+    """
+
+    id: str
+    role: Literal["source", "target"]
+    type: Literal["live", "cold", "snapshot"]
+    secret: str
+    source_instance_id: str
+    target_instance_id: str | None = None
+    workload_name: str
+    source_ingress: str | None = None
+    max_downtime_ms: float = 300.0
+    phase: str = "snapshot"
 
 
 class AssignmentItem(BaseModel):
@@ -108,6 +138,7 @@ class AssignmentItem(BaseModel):
     workload_id: str
     workload_name: str
     workload_spec: WorkloadSpec
+    migration: MigrationDirective | None = None  # a migration target waiting for its state
 
 
 class AssignmentSet(BaseModel):

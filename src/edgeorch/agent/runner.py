@@ -17,11 +17,15 @@ from edgeorch import __version__
 from edgeorch.agent.artifacts import ArtifactCache
 from edgeorch.agent.client import ControlPlane, ControlPlaneError, Refused, Unreachable
 from edgeorch.agent.fingerprint import driver_versions, measure, usable_drivers, utilization
+from edgeorch.agent.health import CpuMeter, MeteredCollector, Prober
 from edgeorch.agent.ingress import Ingress
 from edgeorch.agent.localstate import DesiredSet, Identity, LocalState
+from edgeorch.agent.metrics import AgentMetrics
+from edgeorch.agent.migrate import AgentMigrations
 from edgeorch.agent.protocol import AssignmentItem, Heartbeat, JoinRequest, JoinResponse
 from edgeorch.agent.settings import AgentSettings
 from edgeorch.agent.supervisor import Supervisor, Target
+from edgeorch.telemetry.collector import RequestCollector
 
 log = logging.getLogger("edgeorch.agent")
 MAX_BACKOFF = 10.0
@@ -37,24 +41,50 @@ class Agent:
     def __init__(self, settings: AgentSettings) -> None:
         self.settings = settings
         self.state = LocalState(settings.data_dir)
-        self.drivers = usable_drivers(settings.data_dir)
+        # Prometheus metrics on the ingress's /metrics (agent/metrics.py).
+        self.metrics = AgentMetrics(lambda: self.supervisor.reports(), self._node_labels)
+        raw_drivers = usable_drivers(settings.data_dir)
+        self.drivers = self.metrics.timed(raw_drivers)
         self.client = ControlPlane(settings.server, request_timeout=settings.request_timeout)
         self.identity: Identity | None = self.state.identity()
-        self.ingress = Ingress(settings.listen, self._route)
+        self.cpu = CpuMeter()  # per-instance CPU use for the heartbeat (agent/health.py)
+        # per-instance request stats for the heartbeat (and guest time for the CPU meter)
+        self.requests: RequestCollector = MeteredCollector(self.cpu)
+        self.ingress = Ingress(
+            settings.listen, self._route, collector=self.requests, metrics=self.metrics
+        )
         self.supervisor = Supervisor(
             self.drivers,
             self.state,
             ArtifactCache(settings.data_dir, self._fetch_artifact),
             endpoint=lambda name: f"{self.ingress.url}/w/{name}/",
         )
+        self.supervisor.cpu = self.cpu
+        self.prober = Prober(self.supervisor.probe_targets)  # health checks (agent/health.py)
+        self.supervisor.prober = self.prober
         self._converging = asyncio.Lock()
         self._kick = asyncio.Event()
+        # Live and snapshot migrations: the direct hand-off between agents (agent/migrate.py).
+        self.migrations = AgentMigrations(
+            self.supervisor,
+            self.ingress.switch,
+            ingress_url=lambda: self.ingress.url,
+            identity=lambda: self.identity,
+            kick=self._kick.set,
+            wasm=raw_drivers.get("wasm"),
+            request_timeout=settings.request_timeout,
+        )
+        self.ingress.extra_routes += self.migrations.routes()
         self._reachable = True
         # Singleton fence: a singleton the server has not confirmed for longer than its
         # workload's lost_after is stopped here, because by then the server may have started
         # its replacement elsewhere (controllers/reconcile.py relies on this).
         self._confirmed = time.monotonic()
         self._fenced: set[str] = set()
+
+    def _node_labels(self) -> tuple[str, str]:
+        identity = self.identity
+        return ("", "") if identity is None else (identity.node_name, identity.node_id)
 
     def _route(self, name: str) -> Target | None:
         return self.supervisor.route(name)
@@ -74,7 +104,11 @@ class Agent:
                 "recovering %d assignments (revision %d)", len(desired.items), desired.revision
             )
         await asyncio.to_thread(self.supervisor.recover, desired.items)
-        loops = [asyncio.create_task(self._main()), asyncio.create_task(stop.wait())]
+        loops = [
+            asyncio.create_task(self._main()),
+            asyncio.create_task(stop.wait()),
+            asyncio.create_task(self.prober.run(stop)),
+        ]
         try:
             done, _ = await asyncio.wait(loops, return_when=asyncio.FIRST_COMPLETED)
             for task in done:
@@ -84,6 +118,7 @@ class Agent:
                 task.cancel()
             if not keep_workloads:
                 await asyncio.to_thread(self.supervisor.stop_all)
+            await self.migrations.aclose()
             await self.ingress.stop()
             await self.client.aclose()
             self.state.close()
@@ -145,12 +180,18 @@ class Agent:
                 instances=reports,
                 ingress=self.ingress.url,
                 revision=self.state.desired().revision,
+                telemetry=self.requests.drain(),
             )
+            sent = time.perf_counter()
             try:
                 await self.client.heartbeat(identity.node_id, identity.credential, beat)
+                self.metrics.heartbeat_duration.observe(time.perf_counter() - sent)
                 self._confirmed = time.monotonic()
                 self._set_reachable(True)
             except ControlPlaneError as exc:
+                why = "refused" if isinstance(exc, Refused) else "unreachable"
+                self.metrics.heartbeat_failures.labels(why).inc()
+                self.requests.restore(beat.telemetry)  # report them with the next beat
                 self._set_reachable(False, exc)
             self._kick.clear()
             with contextlib.suppress(TimeoutError):
@@ -164,6 +205,7 @@ class Agent:
         elif not reachable and self._reachable:
             log.warning("control plane unreachable (%s); workloads keep running", error)
         self._reachable = reachable
+        self.metrics.reachable.set(1 if reachable else 0)
 
     # -- assignments ---------------------------------------------------------------------------
 
@@ -180,11 +222,13 @@ class Agent:
                     timeout=self.settings.watch_timeout,
                 )
             except ControlPlaneError as exc:
+                self.metrics.assignment_polls.labels("error").inc()
                 self._set_reachable(False, exc)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF)
                 continue
             backoff = 0.5
+            self.metrics.assignment_polls.labels("changed" if answer.changed else "unchanged").inc()
             self._set_reachable(True)
             self._confirmed = time.monotonic()
             if self._fenced and (not answer.changed or answer.revision < stored.revision):
@@ -204,6 +248,7 @@ class Agent:
         wanted = [i for i in items if i.instance_id not in self._fenced]
         async with self._converging:
             await asyncio.to_thread(self.supervisor.converge, wanted)
+        self.migrations.assignments(wanted)  # migration targets call their source
 
     async def _fence(self) -> None:
         """Stop singletons not confirmed by the server for longer than their lost_after."""

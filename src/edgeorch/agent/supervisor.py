@@ -21,6 +21,7 @@ import json
 import logging
 import socket
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -30,12 +31,14 @@ from edgeorch.agent.client import ControlPlaneError, Refused
 from edgeorch.agent.drivers import (
     Driver,
     DriverError,
+    HttpHandler,
     RestartPolicy,
     TaskHandle,
     TaskNotFound,
     TaskSpec,
     TaskState,
 )
+from edgeorch.agent.health import CpuMeter, Prober, ProbeTarget
 from edgeorch.agent.localstate import LocalState, TaskRecord
 from edgeorch.agent.protocol import AssignmentItem, InstanceReport
 from edgeorch.domain.enums import InstanceState, Runtime
@@ -67,11 +70,14 @@ class _Task:
     spec_hash: str
     port: int | None
     started_at: datetime
+    started_monotonic: float = dataclasses.field(default_factory=time.monotonic)
 
 
 def spec_hash(item: AssignmentItem) -> str:
-    """Identifies what a task runs; a change means stop and start again."""
-    body = {"spec": item.workload_spec.model_dump(mode="json"), "generation": item.generation}
+    """Identifies what a task runs; a change means stop and start again. Only the template
+    (runtime, artifact, resources, health check: ``controllers/rollout.py``) counts, so scaling
+    or re-placing a workload never restarts its running replicas."""
+    body = {"spec": item.workload_spec.template(), "generation": item.generation}
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:32]
 
 
@@ -104,6 +110,13 @@ class Supervisor:
         self._failed: dict[str, tuple[str, str]] = {}  # instance id -> (spec hash, reason)
         self._pending: dict[str, str] = {}  # instance id -> why it has not started yet
         self._next: dict[str, int] = {}
+        # Instances the ingress must not route to: a migration target waiting for its state,
+        # or a source handing it over (agent/migrate.py).
+        self._held: dict[str, str] = {}  # instance id -> why
+        self._stopping: set[str] = set()
+        # Health checks and CPU use (agent/health.py); the runner sets the prober.
+        self.prober: Prober | None = None
+        self.cpu = CpuMeter()
 
     # -- desired state -------------------------------------------------------------------------
 
@@ -111,6 +124,9 @@ class Supervisor:
         """Stop what is no longer wanted, start what is missing."""
         with self._lock:
             self._desired = {i.instance_id: i for i in items if i.desired_state == "running"}
+            # Assigned but desired stopped: reported stopped once stopped here, so the server
+            # can delete them (and a cold migration knows its source is down).
+            self._stopping = {i.instance_id for i in items if i.desired_state == "stopped"}
             for instance_id, task in list(self._tasks.items()):
                 item = self._desired.get(instance_id)
                 if item is None or spec_hash(item) != task.spec_hash:
@@ -178,6 +194,8 @@ class Supervisor:
             self._fail(item, digest, exc.reason)
             return
         self._pending.pop(item.instance_id, None)
+        if item.migration is not None and item.migration.role == "target":
+            self._held[item.instance_id] = f"waiting for its state (migration {item.migration.id})"
         started = self._clock()
         self._tasks[item.instance_id] = _Task(item, driver, digest, port, started)
         record = TaskRecord(
@@ -202,6 +220,7 @@ class Supervisor:
         return dataclasses.replace(task, port=port), port
 
     def _stop(self, instance_id: str) -> None:
+        self._held.pop(instance_id, None)
         task = self._tasks.pop(instance_id)
         task.driver.stop(instance_id)
         self._state.delete_task(instance_id)
@@ -228,7 +247,12 @@ class Supervisor:
     def reports(self) -> list[InstanceReport]:
         """Each desired instance's actual state, endpoint and reason."""
         with self._lock:
-            return [self._report(item) for item in self._desired.values()]
+            stopped = [
+                InstanceReport(id=iid, state=InstanceState.STOPPED, message="stopped by the agent")
+                for iid in sorted(self._stopping)
+                if iid not in self._tasks
+            ]
+            return [self._report(item) for item in self._desired.values()] + stopped
 
     def _report(self, item: AssignmentItem) -> InstanceReport:
         instance_id = item.instance_id
@@ -240,12 +264,25 @@ class Supervisor:
         if task is None:
             why = self._pending.get(instance_id, "not started yet")
             return InstanceReport(id=instance_id, state=InstanceState.PENDING, message=why)
+        held = self._held.get(instance_id)
+        if held is not None and item.migration is not None:  # a target: not serving yet
+            return InstanceReport(id=instance_id, state=InstanceState.STARTING, message=held)
         try:
             status = task.driver.status(instance_id)
         except TaskNotFound as exc:
             return InstanceReport(id=instance_id, state=InstanceState.LOST, message=exc.reason)
         state = _STATES[status.state]
         running = state is InstanceState.RUNNING
+        healthy, health_message = None, ""
+        check = item.workload_spec.health_check
+        if running and check is not None and self.prober is not None:
+            verdict = self.prober.result(instance_id, task.spec_hash)
+            healthy, health_message = verdict.healthy, verdict.message
+        cpu = None
+        if running and item.workload_spec.runtime is Runtime.WASM:
+            cpu = self.cpu.guest_cores(instance_id)
+        elif running:
+            cpu = self.cpu.process_cores(instance_id, status.pid)
         # A running task's driver reason counts requests; report a stable sentence instead so
         # that a heartbeat is not a status write every time.
         message = f"running ({task.driver.name}, limits: {status.limits})" if running else ""
@@ -256,7 +293,27 @@ class Supervisor:
             message=message or status.reason,
             restarts=status.restarts,
             started_at=task.started_at,
+            healthy=healthy,
+            health_message=health_message,
+            cpu_cores=cpu,
         )
+
+    def probe_targets(self) -> list[ProbeTarget]:
+        """The running tasks that have a health check, for the prober."""
+        with self._lock:
+            self.cpu.forget(self._tasks)
+            return [
+                ProbeTarget(
+                    instance_id,
+                    task.spec_hash,
+                    check,
+                    task.port,
+                    task.driver if isinstance(task.driver, HttpHandler) else None,
+                    task.started_monotonic,
+                )
+                for instance_id, task in self._tasks.items()
+                if (check := task.item.workload_spec.health_check) is not None
+            ]
 
     def route(self, workload_name: str) -> Target | None:
         """A running task of ``workload_name`` for the ingress, round-robin across replicas."""
@@ -264,7 +321,7 @@ class Supervisor:
             candidates = [
                 (iid, t)
                 for iid, t in sorted(self._tasks.items())
-                if t.item.workload_name == workload_name
+                if t.item.workload_name == workload_name and iid not in self._held
             ]
             if not candidates:
                 return None
@@ -272,3 +329,32 @@ class Supervisor:
             self._next[workload_name] = turn + 1
             instance_id, task = candidates[turn % len(candidates)]
             return Target(task.driver, instance_id, task.port)
+
+    # -- migrations (agent/migrate.py) ---------------------------------------------------------
+
+    def hold(self, instance_id: str, why: str) -> None:
+        """Stop routing requests to ``instance_id`` (it is handing its state over)."""
+        with self._lock:
+            self._held[instance_id] = why
+
+    def release(self, instance_id: str) -> None:
+        """Route requests to ``instance_id`` again (it has its state, or a hand-off failed)."""
+        with self._lock:
+            self._held.pop(instance_id, None)
+
+    def is_held(self, instance_id: str) -> bool:
+        """Whether ``instance_id`` runs but is not routed to."""
+        with self._lock:
+            return instance_id in self._held and instance_id in self._tasks
+
+    def task_of(self, instance_id: str) -> tuple[Driver, AssignmentItem] | None:
+        """The driver running ``instance_id`` and its assignment, if it runs here."""
+        with self._lock:
+            task = self._tasks.get(instance_id)
+            return None if task is None else (task.driver, task.item)
+
+    def failure(self, instance_id: str) -> str | None:
+        """Why ``instance_id`` could not start, if it could not."""
+        with self._lock:
+            failed = self._failed.get(instance_id)
+            return None if failed is None else failed[1]

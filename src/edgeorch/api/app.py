@@ -12,21 +12,29 @@ from edgeorch.api.auth import TokenCache
 from edgeorch.api.limits import BodySizeLimit
 from edgeorch.api.routes import (
     agent,
+    alerts,
+    analytics,
     apply,
     artifacts,
+    dashboard,
     events,
     health,
     instances,
+    metrics,
+    migrations,
     nodes,
     placement,
+    stream,
     tenants,
     tokens,
     workloads,
 )
 from edgeorch.config import ServerSettings
 from edgeorch.controllers import ControllerManager, ControllerSettings
+from edgeorch.observability import server as observability
 from edgeorch.placement.live import LiveFleet
 from edgeorch.store import Database
+from edgeorch.telemetry.recorder import TelemetryRecorder, TelemetrySettings
 
 API_PREFIX = "/api/v1"
 
@@ -64,6 +72,9 @@ def create_app(
             hub = getattr(app.state, "agent_hub", None)
             if hub is not None:
                 hub.close()
+            stream_hub = getattr(app.state, "stream_hub", None)
+            if stream_hub is not None:
+                stream_hub.close()
 
     app = FastAPI(
         lifespan=lifespan,
@@ -79,6 +90,7 @@ def create_app(
     app.state.clock = clock or database.clock
     app.state.token_cache = TokenCache()
     app.state.fleet = LiveFleet(database)
+    app.state.telemetry = TelemetryRecorder(TelemetrySettings.from_env())
     problems.install(app)
     api = APIRouter(prefix=API_PREFIX)
     for module in (
@@ -92,15 +104,25 @@ def create_app(
         placement,
         agent,
         artifacts,
+        migrations,
+        dashboard,
+        stream,
+        analytics,
+        alerts,
     ):
         api.include_router(module.router)
+    api.include_router(migrations.agent_router)
     app.include_router(api)
     app.include_router(health.router)
+    app.include_router(dashboard.pages)
+    app.include_router(metrics.router)
     app.add_middleware(
         BodySizeLimit,
         limit=settings.max_body_bytes,
         overrides={f"{API_PREFIX}/artifacts": artifacts.max_artifact_bytes()},
     )
+    # Outermost, so it also times requests the body limit refuses.
+    observability.install(app, database, app.state.fleet, app.state.clock)
     return app
 
 

@@ -1,5 +1,6 @@
 """Client verbs over objects: ``node``, ``workload``, ``apply`` and ``events``."""
 
+import time
 from typing import Annotated, Any
 
 import typer
@@ -234,9 +235,124 @@ def events(
     emit_list(data, output, EVENT_COLUMNS, empty="no events")
 
 
+# -- operations: cordon, uncordon, drain, rollout (docs/operations.md) -----------------------
+
+rollout_app = typer.Typer(help="Rolling updates: status, undo.", no_args_is_help=True)
+DRAIN_POLL = 1.0  # seconds between progress reads of 'node drain --wait'
+
+
+@node_app.command("cordon")
+def node_cordon(
+    ctx: typer.Context,
+    refs: Annotated[list[str], typer.Argument(help="node ids, names or id prefixes")],
+) -> None:
+    """Place nothing new on nodes; what they run stays."""
+    with api_client(ctx) as client:
+        for ref in refs:
+            node = client.request("POST", f"/edge/nodes/{ref}/cordon")
+            console.print(f"node/{node['metadata']['name']} cordoned")
+
+
+@node_app.command("uncordon")
+def node_uncordon(
+    ctx: typer.Context,
+    refs: Annotated[list[str], typer.Argument(help="node ids, names or id prefixes")],
+) -> None:
+    """Let nodes take new instances again (also stops a drain)."""
+    with api_client(ctx) as client:
+        for ref in refs:
+            node = client.request("POST", f"/edge/nodes/{ref}/uncordon")
+            console.print(f"node/{node['metadata']['name']} uncordoned")
+
+
+@node_app.command("drain")
+def node_drain(
+    ctx: typer.Context,
+    ref: Annotated[str, typer.Argument(help="node id, name or id prefix")],
+    wait: Annotated[bool, typer.Option("--wait", help="show progress until drained")] = False,
+    timeout: Annotated[
+        float, typer.Option("--timeout", min=0, help="with --wait: give up after S seconds")
+    ] = 600.0,
+) -> None:
+    """Cordon a node and move its instances elsewhere within their disruption budgets."""
+    with api_client(ctx) as client:
+        progress = client.request("POST", f"/edge/nodes/{ref}/drain")
+        name = progress["node_name"]
+        console.print(f"node/{name} draining: {progress['left']} instance(s) to move")
+        if not wait:
+            return
+        deadline = time.monotonic() + timeout
+        shown: tuple[object, ...] = ()
+        while not progress["done"]:
+            now = (progress["left"], tuple(w["reason"] for w in progress["waiting"]))
+            if now != shown:
+                for item in progress["waiting"]:
+                    console.print(f"  {item['instance']}: {item['reason']}")
+                shown = now
+            if time.monotonic() > deadline:
+                console.print(
+                    f"node/{name} still has {progress['left']} instance(s) after {timeout:g} s"
+                )
+                raise typer.Exit(1)
+            time.sleep(DRAIN_POLL)
+            progress = client.get(f"/edge/nodes/{progress['node_id']}/drain")
+        console.print(f"node/{name} drained")
+
+
+@rollout_app.command("status")
+def rollout_status(
+    ctx: typer.Context,
+    ref: Annotated[str, typer.Argument(help="workload id, name or id prefix")],
+    output: Output = OutputFormat.TABLE,
+) -> None:
+    """Revision, updated/available/unavailable counts and the latest rollout's state."""
+    with api_client(ctx) as client:
+        view = client.get(f"/workloads/{ref}/rollout")
+    if output is not OutputFormat.TABLE:
+        emit_data(view, output)
+        return
+    rollout = view.get("rollout") or {}
+    console.print(
+        f"workload/{view['workload']}: revision {view['revision']} "
+        f"(generation {view['generation']}, observed {view['observed_generation']})"
+    )
+    console.print(
+        f"  desired {view['desired']}, updated {view['updated']}, available {view['available']}, "
+        f"unavailable {view['unavailable']}, old {view['old']}"
+    )
+    if rollout:
+        kind = "rollback" if rollout.get("rollback") else "rollout"
+        console.print(
+            f"  {kind} {rollout['from_revision']} -> {rollout['revision']}: "
+            f"{status_word(rollout['state'])} {rollout.get('message', '')}"
+        )
+    for rev in view["revisions"]:
+        mark = "*" if rev["current"] else " "
+        console.print(f"  {mark} revision {rev['number']}: {rev['artifact']}")
+
+
+@rollout_app.command("undo")
+def rollout_undo(
+    ctx: typer.Context,
+    ref: Annotated[str, typer.Argument(help="workload id, name or id prefix")],
+    to_revision: Annotated[
+        int | None, typer.Option("--to-revision", min=1, help="default: the previous one")
+    ] = None,
+) -> None:
+    """Go back to the previous revision (or --to-revision); it is rolled out like any change."""
+    body = {} if to_revision is None else {"to_revision": to_revision}
+    with api_client(ctx) as client:
+        workload = client.request("POST", f"/workloads/{ref}/rollout/undo", json=body)
+    console.print(
+        f"workload/{workload['metadata']['name']} rolling back (generation "
+        f"{workload['status']['generation']})"
+    )
+
+
 def register(app: typer.Typer) -> None:
     """Add the object commands to ``app``."""
     app.add_typer(node_app, name="node")
     app.add_typer(workload_app, name="workload")
+    workload_app.add_typer(rollout_app, name="rollout")
     app.command()(apply)
     app.command()(events)

@@ -7,6 +7,8 @@ edgeorch apply -f FILE                    create or update objects from manifest
 edgeorch events                           what happened and why
 edgeorch token create|list|revoke         credentials
 edgeorch simulate                         a simulated fleet against a control plane
+edgeorch alerts ls                        alerts, firing and resolved
+edgeorch migrate INSTANCE|ls|show         move an instance to another node; migrations
 """
 
 from pathlib import Path
@@ -17,6 +19,8 @@ import typer
 from edgeorch import __version__
 from edgeorch.cli import (
     commands_agent,
+    commands_alerts,
+    commands_migrate,
     commands_objects,
     commands_placement,
     commands_server,
@@ -69,3 +73,5 @@ commands_tokens.register(app)
 commands_placement.register(app)
 commands_agent.register(app)
 commands_sim.register(app)
+commands_alerts.register(app)
+commands_migrate.register(app)

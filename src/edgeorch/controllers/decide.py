@@ -19,6 +19,7 @@ from edgeorch.controllers.plan import (
     UpdateWorkloadStatus,
 )
 from edgeorch.controllers.reconcile import REASON, REPLACES, Buckets
+from edgeorch.controllers.rollout import rollout_events
 from edgeorch.domain.enums import InstanceState
 from edgeorch.placement import Decision, FleetSnapshot, PlacementRequest, place_batch
 from edgeorch.schemas.instance import Instance
@@ -100,6 +101,7 @@ def decide(buckets: Sequence[Buckets], snapshot: FleetSnapshot, *, revision: int
                 Unplaceable(w.metadata.id, w.metadata.tenant, w.metadata.name, missing, decision)
             )
         _instance_ops(b, created, ops)
+        _evict_unplaced(b, decision, ops)
         _status_op(b, decision, ops)
     return Decided(Plan(revision, tuple(ops)), tuple(failed))
 
@@ -122,7 +124,7 @@ def _placements(b: Buckets, decision: Decision | None, ops: list[Op]) -> set[str
                 tenant=w.metadata.tenant,
                 replica=want.replica,
                 node_id=got.node_id,
-                generation=w.status.generation,
+                generation=b.revision or w.status.generation,
                 score=got.score,
                 explanation=record,
             )
@@ -168,6 +170,29 @@ def _instance_ops(b: Buckets, replaced: set[str], ops: list[Op]) -> None:
         )
 
 
+def _evict_unplaced(b: Buckets, decision: Decision | None, ops: list[Op]) -> None:
+    """A drain replacement that found no node: stop the original anyway when the workload's
+    ``disruption.min_available`` allows it (``b.evictable``), else say why the drain waits."""
+    if decision is None or not b.place or b.place[0].reason != "drain":
+        return
+    if decision.placed > 0:
+        return  # drain places come first, so the first placement was the drain's
+    original = next((i for i in b.migrate if i.metadata.id == b.place[0].replaces), None)
+    if original is None:
+        return
+    budget = b.workload.spec.disruption.min_available
+    if original.metadata.id in b.evictable:
+        ops.append(
+            UpdateInstance(original.metadata.id, original.metadata.resource_version, "stopped")
+        )
+        text = (
+            f"evicting {original.metadata.name} from its draining node: no node can take a "
+            f"replacement, and {b.available - 1} available replica(s) still meet "
+            f"disruption.min_available {budget}"
+        )
+        ops.append(_event(original, "InstanceEvicted", text, "Warning"))
+
+
 def _event(inst: Instance, reason: str, message: str, type_: str = "Normal") -> RecordEvent:
     return RecordEvent(
         tenant=inst.metadata.tenant,
@@ -198,8 +223,25 @@ def _status_op(b: Buckets, decision: Decision | None, ops: list[Op]) -> None:
             "running_replicas": running,
             "observed_generation": w.status.generation,
             "message": message,
+            "revision": b.revision or w.status.revision,
+            "revisions": list(b.revisions) if b.revision else w.status.revisions,
+            "rollout": b.rollout,
+            "updated_replicas": b.updated,
+            "available_replicas": b.available,
         }
     )
+    for reason, text, kind in rollout_events(w.status.rollout, b.rollout):
+        ops.append(
+            RecordEvent(
+                tenant=w.metadata.tenant,
+                kind="Workload",
+                object_id=w.metadata.id,
+                name=w.metadata.name,
+                reason=reason,
+                message=f"workload {w.metadata.name}: {text}",
+                type="Warning" if kind == "Warning" else "Normal",
+            )
+        )
     new_instances = decision is not None and decision.placed > 0
     if status != w.status or new_instances:
         # Always written with placements: the workload's version guards against a second

@@ -12,10 +12,15 @@ goes on (a controller that dies silently is worse than one that logs the same er
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
 
+from edgeorch.alerts.engine import AlertEngine
+from edgeorch.alerts.settings import AlertSettings
+from edgeorch.controllers.autoscale import Autoscaler
 from edgeorch.controllers.feed import FeedWaiter, NodeCache
+from edgeorch.controllers.migrations import MigrationController, MigrationLoop
 from edgeorch.controllers.nodes import (
     LastSeen,
     NodeTracker,
@@ -25,15 +30,19 @@ from edgeorch.controllers.nodes import (
 )
 from edgeorch.controllers.planner import PlanConflict, StorePlanner
 from edgeorch.controllers.reconcile import NodeView
+from edgeorch.controllers.rollout import DrainWatcher, RolloutController
 from edgeorch.controllers.settings import ControllerSettings
 from edgeorch.controllers.workloads import EventThrottle, WorkloadController
 from edgeorch.domain.enums import NodeState
 from edgeorch.placement.live import LiveFleet
 from edgeorch.store import Database
+from edgeorch.store.mirror import FeedMirror
 
 log = logging.getLogger("edgeorch.controllers")
 _FEED_KINDS = ("Workload", "Instance", "Node")
+OPERATIONS_TICK = 1.0  # seconds between passes of rollbacks, autoscaler and drain events
 _MIN_PASS_INTERVAL = 0.05  # batch bursts of changes (an agent reporting many instances)
+PASS_PACING = 3.0  # after a pass of d seconds, rest at least PASS_PACING * d
 
 
 class ControllerManager:
@@ -64,8 +73,29 @@ class ControllerManager:
             self._planner,
             self._clock,
             EventThrottle(self.settings.event_throttle),
+            node_versions=self._node_versions,
+            resync=self.settings.resync,
         )
         self._threads: list[threading.Thread] = []
+        # Operations (docs/operations.md): rollbacks, the autoscaler, drain completion events.
+        # They and the alert rules share one mirror of the fleet that follows the change feed,
+        # so a pass reads only what changed (store/mirror.py).
+        self.mirror = FeedMirror(database)
+        self.rollouts = RolloutController(database, self.mirror)
+        self.autoscaler = Autoscaler(database, self._clock, self.mirror)
+        self.drains = DrainWatcher(database, self.mirror)
+        # Migrations, evacuation of draining nodes (controllers/migrations.py): own thread.
+        self.migrations = MigrationLoop(
+            MigrationController(database, self._clock, fleet.view), tick=0.5
+        )
+        # Alert rules (alerts/engine.py): own thread; a refused webhook URL raises here.
+        self.alerts = AlertEngine(
+            database, AlertSettings.from_env(), self._clock, mirror=self.mirror
+        )
+
+    def _node_versions(self) -> dict[str, int]:
+        with self._views_lock:
+            return {nid: n.metadata.resource_version for nid, n in self._view_cache.nodes.items()}
 
     def _node_views(self) -> Mapping[str, NodeView]:
         with self._views_lock:
@@ -73,10 +103,16 @@ class ControllerManager:
 
     def start(self) -> None:
         """Start both threads."""
-        for name, target in (("nodes", self._node_loop), ("workloads", self._workload_loop)):
+        for name, target in (
+            ("nodes", self._node_loop),
+            ("workloads", self._workload_loop),
+            ("operations", self._operations_loop),
+        ):
             thread = threading.Thread(target=target, name=f"edgeorch-{name}", daemon=True)
             thread.start()
             self._threads.append(thread)
+        self.migrations.start()
+        self.alerts.start()
         log.info(
             "controllers started (node suspect after %g s, down after %g s)",
             self.settings.suspect_after,
@@ -87,6 +123,8 @@ class ControllerManager:
         """Ask both threads to stop and wait for them."""
         self._stop.set()
         self._waiter.poke()
+        self.migrations.stop(timeout)
+        self.alerts.stop(timeout)
         for thread in self._threads:
             thread.join(timeout)
         self._waiter.close()
@@ -118,14 +156,33 @@ class ControllerManager:
 
     # -- workloads -----------------------------------------------------------------------------
 
+    def operations_pass(self) -> None:
+        """One pass of the operations controllers: roll back failed rollouts, autoscale,
+        notice drained nodes (each writes with compare-and-swap on its own)."""
+        self.rollouts.run_once()
+        self.autoscaler.run_once()
+        self.drains.run_once()
+
+    def _operations_loop(self) -> None:
+        # Time-driven (cool-downs, deadlines) as much as change-driven: a fixed short tick.
+        while not self._stop.wait(OPERATIONS_TICK):
+            try:
+                self.operations_pass()
+            except Exception:
+                log.exception("operations pass failed")
+
     def _workload_loop(self) -> None:
         while not self._stop.is_set():
+            started = time.monotonic()
             try:
                 self.workloads.run_once()
             except Exception:
                 log.exception("workload reconcile pass failed")
+            took = time.monotonic() - started
             timeout = self.settings.resync
             if any(s in (NodeState.SUSPECT, NodeState.DOWN) for s in self.tracker.states.values()):
                 timeout = min(timeout, 1.0)
             self._waiter.wait(self.workloads.last_revision, timeout, _FEED_KINDS)
-            self._stop.wait(_MIN_PASS_INTERVAL)
+            # Batch bursts of changes, and keep this thread's share of the GIL (which the API's
+            # request threads need) under 1 / (1 + PASS_PACING): a pass of 0.4 s waits 1.2 s.
+            self._stop.wait(max(_MIN_PASS_INTERVAL, PASS_PACING * took))

@@ -14,21 +14,43 @@ state of their nodes and sorts every instance into exactly one bucket:
 ``delete`` is housekeeping beside the buckets: instances desired stopped whose agent reports
 them gone (or whose node is gone or down), removed from the store.
 
+Migrations (``controllers/migrations.py``) own their instances while they run: the source of an
+in-flight migration carries the label ``edgeorch.io/migrating`` and counts as its replica even
+while stopped (a cold migration stops it before the target starts), and is never stopped,
+deleted or replaced here; the target (``reason: migration``, ``replaces: <source>``) stands in
+for the same replica, so it is not counted twice. Wasm instances on a draining node are left to
+the migration controller's evacuation (live migration keeps their state).
+
 No I/O, no clock: ``now`` is given. A replacement records the id of the instance it replaces in
 ``status.explanation["replaces"]``; that is how a reconnecting original and its replacement are
 paired when the original's node comes back.
 """
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from edgeorch.domain.enums import DisconnectReconcile, InstanceState, NodeScheduling, NodeState
+from edgeorch.controllers.rollout import (
+    ROLLOUT,
+    availability,
+    observe_revision,
+    rolling_step,
+    rollout_progress,
+)
+from edgeorch.domain.enums import (
+    DisconnectReconcile,
+    InstanceState,
+    NodeScheduling,
+    NodeState,
+    Runtime,
+)
 from edgeorch.schemas.instance import Instance
-from edgeorch.schemas.workload import Workload
+from edgeorch.schemas.workload import RolloutStatus, Workload, WorkloadRevision
 
 REPLACES = "replaces"
 REASON = "reason"
+MIGRATING = "edgeorch.io/migrating"  # label on a migration's source: the migration's id
+MIGRATION = "migration"  # the REASON of a migration's target instance
 _GONE = frozenset({InstanceState.STOPPED, InstanceState.LOST, InstanceState.FAILED})
 _NOT_STARTED = frozenset({InstanceState.PENDING, InstanceState.STARTING})
 
@@ -67,6 +89,16 @@ class Buckets:
     ignore: tuple[Instance, ...] = ()
     delete: tuple[Instance, ...] = ()
     reasons: dict[str, str] = field(default_factory=dict)
+    # Rolling updates (controllers/rollout.py): the revision new instances get, its history,
+    # the rollout's progress, and counts for the status.
+    revision: int = 0
+    revisions: tuple[WorkloadRevision, ...] = ()
+    rollout: RolloutStatus | None = None
+    updated: int = 0
+    available: int = 0
+    # Originals on draining nodes that may be stopped without a replacement, should none fit
+    # anywhere: stopping them keeps disruption.min_available (decide.py).
+    evictable: frozenset[str] = frozenset()
 
     @property
     def live(self) -> int:
@@ -137,8 +169,15 @@ def reconcile_workload(
     reasons: dict[str, str] = {}
     pairs = _replaced_by(instances)
     live: list[Instance] = []
+    pinned = {i.metadata.id for i in instances if i.metadata.labels.get(MIGRATING)}
     for inst in instances:
         node = nodes.get(inst.spec.node_id or "")
+        if inst.metadata.id in pinned:
+            live.append(inst)  # the migration controller owns it until the migration ends
+            continue
+        if _migration_target(inst, pinned):
+            b["ignore"].append(inst)  # stands in for its pinned source: counted once
+            continue
         if inst.spec.desired_state == "stopped":
             gone = node is None or node.state is NodeState.DOWN or inst.status.state in _GONE
             b["delete" if gone else "ignore"].append(inst)
@@ -156,7 +195,10 @@ def reconcile_workload(
             live.append(inst)
             continue
         replacement = pairs.get(inst.metadata.id)
-        if replacement is not None and replacement.status.explanation.get(REASON) != "drain":
+        if replacement is not None and replacement.status.explanation.get(REASON) not in (
+            "drain",
+            MIGRATION,
+        ):
             loser = _loser(inst, replacement, workload)
             reasons[loser.metadata.id] = "duplicate after reconnect"
             b["reconnecting"].append(inst)
@@ -172,19 +214,83 @@ def reconcile_workload(
     # Replacements already counted in `live` must not also be counted for their originals.
     stopping = {i.metadata.id for i in b["stop"]}
     live = [i for i in live if i.metadata.id not in stopping]
-    _drain(workload, live, nodes, pairs, b, place)
-    _scale(desired, live, b, place, reasons, pairs)
+    available = availability(workload)
+    evictable = _drain(workload, live, nodes, pairs, b, place, available, desired)
+    for inst in b["stop"]:
+        reasons.setdefault(inst.metadata.id, "moved off its draining node; its replacement is up")
+    live = [i for i in live if i not in b["stop"]]
+    revision, revisions = observe_revision(workload, instances, now)
+    new = [i for i in live if i.spec.generation == revision]
+    old = [i for i in live if i.spec.generation != revision]
+    rollout = rollout_progress(workload, revision, desired, new, old, available, now)
+    keep = {i.metadata.id for i in b["migrate"]} | pinned
+    rolling = _roll(workload, desired, revision, new, old, rollout, live, b, place, reasons, keep)
+    _scale(desired, live, b, place, reasons, pairs, pinned, rolling=rolling)
     b["reconnecting"] = [i for i in b["reconnecting"] if i.metadata.id not in stopping]
     return Buckets(
         workload=workload,
         desired=desired,
         place=tuple(place),
         reasons=reasons,
+        revision=revision,
+        revisions=revisions,
+        rollout=rollout,
+        updated=len(new),
+        available=sum(1 for i in live if available(i)),
+        evictable=evictable,
         **{k: tuple(v) for k, v in b.items()},
     )
 
 
 _BUCKETS = ("stop", "migrate", "lost", "disconnecting", "reconnecting", "ignore", "delete")
+
+
+def _migration_target(inst: Instance, pinned: set[str]) -> bool:
+    explanation = inst.status.explanation
+    return (
+        inst.spec.desired_state == "running"
+        and explanation.get(REASON) == MIGRATION
+        and explanation.get(REPLACES) in pinned
+    )
+
+
+def _roll(
+    workload: Workload,
+    desired: int,
+    revision: int,
+    new: list[Instance],
+    old: list[Instance],
+    rollout: RolloutStatus | None,
+    live: list[Instance],
+    b: dict[str, list[Instance]],
+    place: list[Place],
+    reasons: dict[str, str],
+    keep: set[str],
+) -> bool:
+    """One rolling-update step while instances of older revisions live; True if rolling.
+    ``keep`` (being drained or migrated) are counted but never stopped here."""
+    if not old:
+        return False
+    hold = rollout is not None and rollout.state == "failed" and rollout.revision == revision
+    step = rolling_step(
+        workload,
+        desired,
+        new,
+        old,
+        pending=len(place),
+        available=availability(workload),
+        keep=frozenset(keep),
+        hold=hold,
+    )
+    for inst in step.stop:
+        reasons[inst.metadata.id] = f"rolling update to revision {revision}"
+        b["stop"].append(inst)
+        live.remove(inst)
+    used = {i.spec.replica for i in new} | {p.replica for p in place}
+    numbers = (n for n in range(desired * 2 + len(used) + len(old) + 1) if n not in used)
+    for _ in range(step.place):
+        place.append(Place(next(numbers), None, ROLLOUT))
+    return True
 
 
 def _on_draining(inst: Instance, nodes: Mapping[str, NodeView]) -> bool:
@@ -199,10 +305,21 @@ def _drain(
     pairs: Mapping[str, Instance],
     b: dict[str, list[Instance]],
     place: list[Place],
-) -> None:
+    available: Callable[[Instance], bool],
+    desired: int,
+) -> frozenset[str]:
     """Make before break, one instance per workload at a time: place a replacement for one
-    instance on a draining node; stop the original once its replacement runs."""
-    draining = sorted((i for i in live if _on_draining(i, nodes)), key=lambda i: i.metadata.name)
+    instance on a draining node; stop the original once its replacement is available (runs
+    and passes its health check). Wasm instances
+    are evacuated by live migration instead (``controllers/migrations.py``).
+    Returns the original that may be stopped without a replacement should none fit anywhere:
+    only while the others keep ``disruption.min_available`` available (decide.py)."""
+    if workload.spec.runtime is Runtime.WASM:
+        return frozenset()
+    draining = sorted(
+        (i for i in live if _on_draining(i, nodes) and not i.metadata.labels.get(MIGRATING)),
+        key=lambda i: i.metadata.name,
+    )
     in_flight = False
     for inst in draining:
         replacement = pairs.get(inst.metadata.id)
@@ -210,13 +327,17 @@ def _drain(
         if replacement is None:
             continue
         in_flight = True
-        if replacement.status.state is InstanceState.RUNNING:
+        if available(replacement):
             b["migrate"].remove(inst)
             b["stop"].append(inst)
             live.remove(inst)
-    if not in_flight and b["migrate"]:
-        first = b["migrate"][0]
-        place.append(Place(first.spec.replica, first.metadata.id, "drain"))
+    if in_flight or not b["migrate"]:
+        return frozenset()
+    first = b["migrate"][0]
+    place.insert(0, Place(first.spec.replica, first.metadata.id, "drain"))
+    others = sum(1 for i in live if i is not first and available(i))
+    budget = min(workload.spec.disruption.min_available, desired)
+    return frozenset({first.metadata.id}) if others >= budget else frozenset()
 
 
 def _scale(
@@ -226,16 +347,23 @@ def _scale(
     place: list[Place],
     reasons: dict[str, str],
     pairs: Mapping[str, Instance],
+    pinned: set[str] | None = None,
+    *,
+    rolling: bool = False,
 ) -> None:
-    """Stop the worst-placed surplus, or place the missing replicas (reusing free numbers)."""
+    """Stop the worst-placed surplus, or place the missing replicas (reusing free numbers).
+    ``pinned`` instances (sources of in-flight migrations) count but are never stopped."""
     migrating = {i.metadata.id for i in b["migrate"]}
     # An existing drain replacement stands in for its original: count one of the two.
     paired = {i.metadata.id for i in live if i.metadata.id in pairs}
     count = len(live) - len(migrating & paired)
     replacing = sum(1 for p in place if p.reason == "lost")
-    if count > desired:
+    if rolling:
+        pass  # the rolling step (_roll) decided this pass's counts
+    elif count > desired:
         replacements = {r.metadata.id for r in pairs.values()}
-        candidates = (i for i in live if i.metadata.id not in migrating | replacements)
+        kept = migrating | replacements | (pinned or set())
+        candidates = (i for i in live if i.metadata.id not in kept)
         surplus = sorted(candidates, key=_stop_order)[: count - desired]
         for inst in surplus:
             reasons[inst.metadata.id] = "scale down"

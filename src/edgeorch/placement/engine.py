@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from edgeorch.observability.metrics import MODE_DRY_RUN, MODE_PLACE, observe_decision
 from edgeorch.placement.context import Context
 from edgeorch.placement.explain import Assignment, Candidate, Decision, FilterCount, Hint
 from edgeorch.placement.framework import Evaluation
@@ -84,6 +85,7 @@ def analyze(
     want = _wanted(snapshot, req)
     ledger = snapshot.fork() if want > 1 else snapshot
     decision, _ = _place(ledger, req, want, top_k=top_k, keep=False)
+    observe_decision(decision, MODE_DRY_RUN)
     return decision
 
 
@@ -103,6 +105,7 @@ def place_batch(
         decision, made = _place(ledger, req, _wanted(ledger, req), top_k=top_k, keep=True)
         decisions.append(decision)
         held.extend(made)
+        observe_decision(decision, MODE_DRY_RUN if dry_run else MODE_PLACE)
     elapsed = (time.perf_counter() - start) * 1000.0
     return BatchResult(tuple(decisions), tuple(held), elapsed)
 

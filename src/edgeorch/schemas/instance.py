@@ -29,6 +29,9 @@ class InstanceStatus(BaseModel):
     explanation: dict[str, Any] = Field(default_factory=dict)
     started_at: datetime | None = None
     restarts: int = 0
+    healthy: bool | None = None
+    health_message: str = ""
+    cpu_cores: float | None = None
 
 
 class Instance(BaseModel):

@@ -1,9 +1,9 @@
 """Workload: what to run, how many, with which resources, and where it may and should run."""
 
 from datetime import datetime
-from typing import Literal, Self
+from typing import Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
 from edgeorch.domain.countries import countries_for_regulation
 from edgeorch.domain.enums import (
@@ -19,6 +19,7 @@ from edgeorch.schemas.common import Capability, CountryCode, Latitude, Longitude
 from edgeorch.schemas.envelope import API_VERSION, Metadata, MetadataIn
 
 MAX_REPLICAS = 10_000
+TEMPLATE_FIELDS = ("runtime", "artifact", "resources", "health_check")
 
 
 class Artifact(StrictModel):
@@ -42,13 +43,21 @@ class Artifact(StrictModel):
 
 
 class Scaling(StrictModel):
-    """Autoscaling bounds and target; replaces a fixed ``replicas`` count."""
+    """Autoscaling bounds and target; replaces a fixed ``replicas`` count.
 
-    min: int = Field(ge=0, le=MAX_REPLICAS)
-    max: int = Field(ge=1, le=MAX_REPLICAS)
+    ``min_instances``/``max_instances`` (the brochure's words) are accepted for ``min``/``max``.
+    ``cooldown_seconds`` is the scale-up cool-down, ``scale_down_cooldown_seconds`` the
+    scale-down one (Kubernetes HPA's 5-minute stabilisation); ``tolerance`` is the band around
+    the target inside which nothing changes (HPA's 10 %). See ``docs/operations.md``.
+    """
+
+    min: int = Field(ge=0, le=MAX_REPLICAS, validation_alias=AliasChoices("min", "min_instances"))
+    max: int = Field(ge=1, le=MAX_REPLICAS, validation_alias=AliasChoices("max", "max_instances"))
     target_cpu_utilization: float | None = Field(default=None, gt=0, le=100)
     target_requests_per_second: float | None = Field(default=None, gt=0)
     cooldown_seconds: float = Field(default=60.0, ge=0)
+    scale_down_cooldown_seconds: float = Field(default=300.0, ge=0)
+    tolerance: float = Field(default=0.1, ge=0, lt=1)
 
     @model_validator(mode="after")
     def _bounds(self) -> Self:
@@ -143,18 +152,38 @@ class DisruptionBudget(StrictModel):
 
 
 class HealthCheck(StrictModel):
-    """An HTTP probe the agent runs against the workload's endpoint."""
+    """A probe the agent runs against each instance (``edgeorch.agent.health``).
 
+    ``http``: GET ``http_path`` on the instance (its port, or the wasm handler); any 2xx or 3xx
+    answer within ``timeout_seconds`` passes. ``tcp``: a connection to the instance's port
+    passes. An instance is healthy after one pass, unhealthy after ``failure_threshold``
+    consecutive failures; probing starts ``initial_delay_seconds`` after the instance started.
+    """
+
+    type: Literal["http", "tcp"] = "http"
     http_path: str = Field(default="/", pattern=r"^/")
     interval_seconds: float = Field(default=15.0, gt=0)
     timeout_seconds: float = Field(default=2.0, gt=0)
     failure_threshold: int = Field(default=3, ge=1)
+    initial_delay_seconds: float = Field(default=0.0, ge=0)
 
 
 class UpdateStrategy(StrictModel):
-    """Rolling update: how many replicas may be unavailable at once."""
+    """Rolling update: how many replicas may be unavailable, and how many extra may run, at
+    once; how long a rollout may go without progress before it counts as failed."""
 
-    max_unavailable: int = Field(default=1, ge=1)
+    max_unavailable: int = Field(default=1, ge=0)
+    max_surge: int = Field(default=1, ge=0)
+    progress_deadline_seconds: float = Field(default=600.0, gt=0)
+
+    @model_validator(mode="after")
+    def _can_progress(self) -> Self:
+        if self.max_unavailable == 0 and self.max_surge == 0:
+            raise ValueError(
+                "update.max_unavailable and update.max_surge are both 0, so a rollout could never "
+                "replace anything: allow at least 1 of either"
+            )
+        return self
 
 
 class WorkloadSpec(StrictModel):
@@ -191,11 +220,39 @@ class WorkloadSpec(StrictModel):
             raise ValueError(f"runtime {self.runtime.value!r} needs artifact.{field}")
         return self
 
+    def template(self) -> dict[str, Any]:
+        """The fields that decide what an instance runs (:data:`TEMPLATE_FIELDS`), as JSON: a
+        change of these is a rolling update (``controllers/rollout.py``), nothing else is."""
+        return self.model_dump(mode="json", include=set(TEMPLATE_FIELDS))
+
     def desired_max(self) -> int:
         """The most replicas this spec may ever ask for."""
         if self.scaling is not None:
             return self.scaling.max
         return self.replicas or 0
+
+
+class WorkloadRevision(BaseModel):
+    """One entry of a workload's revision history: the template its instances ran
+    (``controllers/rollout.py`` says which spec fields a template holds)."""
+
+    number: int = Field(ge=1)
+    hash: str
+    template: dict[str, Any]
+    created_at: datetime | None = None
+
+
+class RolloutStatus(BaseModel):
+    """The latest rollout: from which revision to which, its state and why."""
+
+    state: Literal["progressing", "complete", "failed", "rolled_back"] = "progressing"
+    revision: int = 0
+    from_revision: int = 0
+    rollback: bool = False
+    started_at: datetime | None = None
+    progressed_at: datetime | None = None
+    updated_available: int = 0
+    message: str = ""
 
 
 class WorkloadStatus(BaseModel):
@@ -209,6 +266,12 @@ class WorkloadStatus(BaseModel):
     message: str = ""
     conditions: list[dict[str, str]] = Field(default_factory=list)
     last_scaled_at: datetime | None = None
+    revision: int = 0
+    revisions: list[WorkloadRevision] = Field(default_factory=list)
+    updated_replicas: int = 0
+    available_replicas: int = 0
+    rollout: RolloutStatus | None = None
+    observed_cpu_utilization: float | None = None
 
 
 class WorkloadCreate(StrictModel):

@@ -21,6 +21,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+import numpy as np
+
 from edgeorch import __version__
 from edgeorch.agent.client import ControlPlane, ControlPlaneError, Refused, Unreachable
 from edgeorch.agent.drivers import TaskNotFound, TaskSpec, TaskState
@@ -36,6 +38,8 @@ from edgeorch.domain.enums import InstanceState
 from edgeorch.schemas.node import Utilization
 from edgeorch.sim.driver import SimDriver
 from edgeorch.sim.fleet import SimNode
+from edgeorch.telemetry.model import RequestStats
+from edgeorch.telemetry.simulated import modelled_stats
 
 MAX_BACKOFF = 10.0
 JoinTokenSource = Callable[[str], Awaitable[str]]
@@ -66,6 +70,10 @@ class AgentStats:
 
 class JoinRefused(Exception):
     """The control plane refused to let a simulated node join."""
+
+
+DEFAULT_LOAD = 0.3  # share of its requested CPU a simulated instance uses
+SIM_HEALTH_ENV = "EDGEORCH_SIM_HEALTH"  # "fail": the instance fails its health check
 
 
 class SimAgent:
@@ -111,6 +119,15 @@ class SimAgent:
         # An idle machine is not at zero: OS, agent and caches use a little of everything.
         self._idle = (self._rng.uniform(0.02, 0.08), self._rng.uniform(0.08, 0.15))
         self._storage = self._rng.uniform(0.05, 0.30)
+        # Request statistics (edgeorch.telemetry.simulated): a multiplier of every service
+        # time, for scenarios and tests that slow a node's workloads down.
+        self.slowdown = 1.0
+        self._requests_rng = np.random.default_rng(self._rng.getrandbits(64))
+        self._last_beat: float | None = None
+        # Health and CPU model (docs/operations.md): a running instance passes its health check
+        # unless its artifact's env has EDGEORCH_SIM_HEALTH=fail; it uses `load[workload name]`
+        # (default DEFAULT_LOAD) of its requested CPU. Scenarios and tests change `load`.
+        self.load: dict[str, float] = {}
 
     @property
     def name(self) -> str:
@@ -208,6 +225,7 @@ class SimAgent:
                 message = "running (sim, limits: sim)"
             else:
                 state, endpoint, message = InstanceState.STARTING, None, ""
+            healthy, health_message, cpu = self._modelled_health(item, state)
             out.append(
                 InstanceReport(
                     id=item.instance_id,
@@ -215,18 +233,64 @@ class SimAgent:
                     endpoint=endpoint,
                     message=message,
                     started_at=self._started_at.get(item.instance_id),
+                    healthy=healthy,
+                    health_message=health_message,
+                    cpu_cores=cpu,
                 )
             )
+        return out
+
+    def _modelled_health(
+        self, item: AssignmentItem, state: InstanceState
+    ) -> tuple[bool | None, str, float | None]:
+        """(healthy, health message, CPU cores) of a simulated instance (see ``load``)."""
+        if state is not InstanceState.RUNNING:
+            return None, "", None
+        spec = item.workload_spec
+        cpu = round(spec.resources.cpu * self.load.get(item.workload_name, DEFAULT_LOAD), 4)
+        if spec.health_check is None:
+            return None, "", cpu
+        if spec.artifact.env.get(SIM_HEALTH_ENV) == "fail":
+            return False, f"GET {spec.health_check.http_path} answered 500 (simulated)", cpu
+        return True, f"GET {spec.health_check.http_path} answered 200 (simulated)", cpu
+
+    def request_stats(self, utilization: Utilization) -> list[RequestStats]:
+        """Modelled requests of the running instances since the last heartbeat."""
+        now = self._clock()
+        seconds = 0.0 if self._last_beat is None else now - self._last_beat
+        self._last_beat = now
+        out = []
+        for item in self._desired.values():
+            try:
+                running = self.driver.status(item.instance_id).state is TaskState.RUNNING
+            except TaskNotFound:
+                continue
+            if not running or seconds <= 0:
+                continue
+            stats = modelled_stats(
+                instance_id=item.instance_id,
+                workload=item.workload_name,
+                runtime=item.workload_spec.runtime.value,
+                rho=utilization.cpu,
+                seconds=seconds,
+                at=now,
+                rng=self._requests_rng,
+                slowdown=self.slowdown,
+            )
+            if stats.requests:
+                out.append(stats)
         return out
 
     async def heartbeat(self) -> None:
         """Send one heartbeat; a refused credential makes the node join again."""
         assert self.credential is not None
+        utilization = self.utilization()
         beat = Heartbeat(
-            utilization=self.utilization(),
+            utilization=utilization,
             instances=self.reports(),
             ingress=self.ingress,
             revision=self._revision,
+            telemetry=self.request_stats(utilization),
         )
         started = self._clock()
         try:

@@ -335,7 +335,7 @@ def _start(up: AllInOne, options: UpOptions, console: Console) -> None:
     lines = [
         f"[bold green]edgeorch is up[/] on {up.url}",
         f"  API docs     {up.url}/api/docs",
-        "  dashboard    not built yet (issue 7): use the CLI or the API docs",
+        f"  dashboard    {up.url}/ (signed-in link below)",
         f"  admin token  {up.token}",
         f"  data dir     {up.data_dir}",
         f"  agent log    {up.data_dir / 'agent.log'}",
@@ -343,3 +343,6 @@ def _start(up: AllInOne, options: UpOptions, console: Console) -> None:
         "Try: edgeorch node ls · edgeorch workload ls · Ctrl-C stops everything",
     ]
     console.print(Panel("\n".join(lines), border_style="green"))
+    # The token rides in the URL fragment, which browsers never send: no server log sees it.
+    # soft_wrap: one unbroken line, so the link stays clickable and copyable.
+    console.print(f"dashboard: {up.url}/#token={up.token}", soft_wrap=True, highlight=False)

@@ -130,3 +130,12 @@ __all__ += [
     "join_node",
     "read_assignments",
 ]
+
+# Telemetry and alert tables (migration 0003_telemetry) join Base.metadata whenever the store is
+# imported; their functions are used from their modules and stay out of the pinned __all__.
+from edgeorch.store.sql import alerts as _alerts  # noqa: E402, F401
+
+# The migrations table (migration 0004_migrations) joins Base.metadata the same way; its
+# repository is used from edgeorch.store.sql.migration_records.
+from edgeorch.store.sql import migration_records as _migration_records  # noqa: E402, F401
+from edgeorch.store.sql import telemetry as _telemetry  # noqa: E402, F401

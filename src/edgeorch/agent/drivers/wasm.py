@@ -17,10 +17,12 @@ Invariants:
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import hashlib
 import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -416,6 +418,19 @@ class WasmDriver:
                 raise DriverError(REASON_NOT_RUNNING.format(task_id=task_id))
             return wasm_snapshot.encode(_capture(entry.spec.digest, live))
 
+    @contextlib.contextmanager
+    def exclusive_state(self, task_id: str) -> Iterator[StateAccess]:
+        """Hold the task between two requests and give raw access to its exported memories and
+        mutable globals (live migration, ``agent/migrate.py``); its requests wait meanwhile."""
+        entry = self._tasks.get(task_id)
+        if entry is None:
+            raise TaskNotFound(f"no wasm task {task_id!r} on this node")
+        with entry.lock:
+            live = entry.live
+            if live is None or entry.spec.digest is None:
+                raise DriverError(REASON_NOT_RUNNING.format(task_id=task_id))
+            yield StateAccess(live, entry.spec.digest, entry.spec.memory_mb)
+
     def restore(self, task: TaskSpec, snapshot: bytes) -> TaskHandle:
         """Start ``task`` (a fresh instance) and load the snapshot's state into it."""
         state = wasm_snapshot.decode(snapshot)
@@ -434,6 +449,66 @@ class WasmDriver:
                 entry.state, entry.reason = TaskState.FAILED, f"restore failed: {exc.reason}"
                 raise
         return handle
+
+
+class StateAccess:
+    """Raw access to one held instance's state; valid only inside ``exclusive_state``.
+
+    ``memories()`` are zero-copy views of linear memory (no guest runs while the task is held,
+    so they cannot move); a migration compares and copies only the parts that changed.
+    """
+
+    def __init__(self, live: _Instance, digest: str, memory_mb: int) -> None:
+        self._live = live
+        self.digest = digest
+        self._memory_mb = memory_mb
+
+    def _exports(self) -> dict[str, wasmtime.Memory | wasmtime.Global]:
+        exports = self._live.instance.exports(self._live.store)
+        return {
+            name: item
+            for name in exports
+            if isinstance(item := exports[name], wasmtime.Memory | wasmtime.Global)
+        }
+
+    def memories(self) -> dict[str, memoryview]:
+        """Every exported linear memory as a writable view of its bytes."""
+        store, out = self._live.store, {}
+        for name, item in self._exports().items():
+            if isinstance(item, wasmtime.Memory):
+                size = item.data_len(store)
+                address = ctypes.cast(item.data_ptr(store), ctypes.c_void_p).value or 0
+                out[name] = memoryview((ctypes.c_ubyte * size).from_address(address)).cast("B")
+        return out
+
+    def grow(self, name: str, pages: int) -> None:
+        """Grow memory ``name`` to at least ``pages`` pages (views taken before are stale)."""
+        memory = self._exports().get(name)
+        if not isinstance(memory, wasmtime.Memory):
+            raise SnapshotInvalid(f"the state has memory {name!r} the module does not export")
+        current = memory.size(self._live.store)
+        if pages > current:
+            try:
+                memory.grow(self._live.store, pages - current)
+            except wasmtime.WasmtimeError as exc:
+                raise ResourceLimitExceeded(
+                    REASON_MEMORY.format(mb=self._memory_mb) + f": the state needs {pages} pages"
+                ) from exc
+
+    def globals(self) -> list[tuple[str, str, int | float]]:
+        """Exported mutable globals as (name, kind, value)."""
+        store, out = self._live.store, []
+        for name, item in self._exports().items():
+            if isinstance(item, wasmtime.Global):
+                ty = item.type(store)
+                kind = str(ty.content)
+                if ty.mutable and kind in wasm_snapshot.KINDS:
+                    out.append((name, kind, item.value(store)))
+        return out
+
+    def set_globals(self, values: list[tuple[str, str, int | float]]) -> None:
+        """Set exported mutable globals; ``SnapshotInvalid`` for one the module lacks."""
+        _apply(self._live, wasm_snapshot.InstanceState(self.digest, values, []), self._memory_mb)
 
 
 def _check_exports(module: wasmtime.Module) -> None:

@@ -27,6 +27,7 @@ from edgeorch.agent.watch import AssignmentHub, wait_for_assignments
 from edgeorch.api.auth import Principal, authenticate, get_database
 from edgeorch.api.events import record
 from edgeorch.api.problems import ApiProblem
+from edgeorch.controllers.rollout import spec_for_instance
 from edgeorch.domain.enums import InstanceState, TokenRole
 from edgeorch.schemas.instance import Instance
 from edgeorch.schemas.node import NodeCreate
@@ -39,6 +40,7 @@ from edgeorch.store import (
     update_instance_status,
     update_node_status,
 )
+from edgeorch.telemetry.recorder import TelemetryRecorder
 
 router = APIRouter(prefix="/agent", tags=["agent"])
 
@@ -174,6 +176,7 @@ def post_heartbeat(
     with database.session() as session:
         node = read_node(session=session, ref=node_id, tenant=None)
         bound = _bound_instances(session, node_id)
+    request.app.state.heartbeat_book.record(node, body.utilization, now)  # metrics
     changed = _changed_reports(body.instances, bound)
     agent_facts = {**node.status.agent, "ingress": body.ingress or ""}
     fresh = ready_status(
@@ -182,6 +185,10 @@ def post_heartbeat(
         utilization=body.utilization,
         instances=len(bound),
         agent=agent_facts,
+    )
+    telemetry: TelemetryRecorder = request.app.state.telemetry
+    telemetry.heartbeat(
+        node=node, utilization=body.utilization, stats=body.telemetry, bound=bound, now=now
     )
     persist = presence.should_persist(node_id, node.status, fresh)
     if persist or changed:
@@ -192,6 +199,7 @@ def post_heartbeat(
                 _apply_report(session, report, instance, node.metadata.name)
         if persist:
             presence.persisted(node_id)
+    telemetry.maybe_flush(database, now)
     return HeartbeatAck(state=fresh.state, persisted=persist, instances_updated=len(changed))
 
 
@@ -223,9 +231,24 @@ def _changed_reports(
             report.endpoint,
             report.message,
             report.restarts,
-        ):
+        ) or _health_or_usage_moved(report, instance):
             changed.append((report, instance))
     return changed
+
+
+CPU_STEP = 0.1  # a relative change of an instance's CPU use worth a write (the HPA tolerance)
+CPU_FLOOR = 0.005  # cores: changes below this are noise
+
+
+def _health_or_usage_moved(report: InstanceReport, instance: Instance) -> bool:
+    """Health changed, or CPU use moved by more than ``CPU_STEP`` (the autoscaler's input)."""
+    status = instance.status
+    if (status.healthy, status.health_message) != (report.healthy, report.health_message):
+        return True
+    old, new = status.cpu_cores, report.cpu_cores
+    if old is None or new is None:
+        return old is not new
+    return abs(new - old) > max(CPU_FLOOR, CPU_STEP * max(old, new))
 
 
 def _apply_report(session: Session, report: InstanceReport, instance: Instance, node: str) -> None:
@@ -236,6 +259,9 @@ def _apply_report(session: Session, report: InstanceReport, instance: Instance, 
             "message": report.message,
             "restarts": report.restarts,
             "started_at": report.started_at,
+            "healthy": report.healthy,
+            "health_message": report.health_message,
+            "cpu_cores": report.cpu_cores,
         }
     )
     update_instance_status(session=session, instance_id=instance.metadata.id, status=status)
@@ -276,7 +302,17 @@ async def get_assignments(
         # The agent has seen a newer store than this one (e.g. a restored backup): answer the
         # set anyway, the agent decides; never hide a divergence.
         changed = True
-    return await run_in_threadpool(_to_set, node_id, current, changed)
+    answer = await run_in_threadpool(_to_set, node_id, current, changed)
+    if answer.items:
+        # A migration target learns which hand-off to wait for (docs/migrations.md). Imported
+        # here because the migrations routes import this module's require_node.
+        from edgeorch.api.routes.migrations import target_directives
+
+        ids = [item.instance_id for item in answer.items]
+        directives = await run_in_threadpool(target_directives, database, ids)
+        for item in answer.items:
+            item.migration = directives.get(item.instance_id)
+    return answer
 
 
 def _to_set(node_id: str, current: Assignments, changed: bool) -> AssignmentSet:
@@ -289,7 +325,8 @@ def _to_set(node_id: str, current: Assignments, changed: bool) -> AssignmentSet:
             desired_state=a.instance.spec.desired_state,
             workload_id=a.workload.metadata.id,
             workload_name=a.workload.metadata.name,
-            workload_spec=a.workload.spec,
+            # The template of the instance's own revision (rolling updates, rollout.py).
+            workload_spec=spec_for_instance(a.workload, a.instance.spec.generation),
         )
         for a in (current.items if changed else [])
     ]

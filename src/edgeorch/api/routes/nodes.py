@@ -1,6 +1,7 @@
 """``/api/v1/edge/nodes``: register, list, read, reconfigure and remove edge nodes."""
 
 from fastapi import APIRouter, Depends, Query, Response, status
+from pydantic import BaseModel
 
 from edgeorch.api.auth import (
     Principal,
@@ -13,16 +14,21 @@ from edgeorch.api.auth import (
 from edgeorch.api.events import record_about
 from edgeorch.api.params import PageParams, label_selector, page_params, tenant_query
 from edgeorch.api.responses import json_model
-from edgeorch.domain.enums import EdgeType, NodeState
+from edgeorch.controllers.rollout import drain_progress
+from edgeorch.domain.enums import EdgeType, NodeScheduling, NodeState
 from edgeorch.schemas.envelope import ListMeta, ObjectList
+from edgeorch.schemas.instance import Instance
 from edgeorch.schemas.node import Node, NodeConfigUpdate, NodeCreate
+from edgeorch.schemas.workload import Workload
 from edgeorch.store import (
     Database,
     LabelSelector,
     create_node,
     delete_node,
+    list_instances,
     list_nodes,
     read_node,
+    read_workload,
     update_node_config,
 )
 
@@ -139,3 +145,131 @@ def remove_node(
             message=f"node {node.metadata.name} removed",
         )
     return node
+
+
+# -- operations: cordon, uncordon, drain (docs/operations.md) --------------------------------
+
+
+class DrainStatus(BaseModel):
+    """Progress of a node's drain: how many wanted instances are left and why each waits."""
+
+    node_id: str
+    node_name: str
+    scheduling: NodeScheduling
+    left: int
+    done: bool
+    waiting: list[dict[str, str]]
+
+
+def _set_scheduling(
+    database: Database, ref: str, tenant: str | None, to: NodeScheduling, reason: str, text: str
+) -> Node:
+    with database.write() as session:
+        node = read_node(session=session, ref=ref, tenant=tenant)
+        before = node.spec.scheduling
+        if before is to:
+            return node
+        node = update_node_config(
+            session=session,
+            ref=node.metadata.id,
+            tenant=node.metadata.tenant,
+            spec=node.spec.model_copy(update={"scheduling": to}),
+            expected_version=node.metadata.resource_version,
+        )
+        record_about(
+            session,
+            node,
+            reason=reason,
+            message=f"node {node.metadata.name} {text} (scheduling {before.value} -> {to.value})",
+        )
+    return node
+
+
+@router.post("/{ref}/cordon", response_model=Node)
+def post_cordon(
+    ref: str,
+    tenant: str | None = Depends(tenant_query),
+    principal: Principal = Depends(require_write),
+    database: Database = Depends(get_database),
+) -> Node:
+    """No new instances on the node; the ones it runs stay. Idempotent."""
+    text = "cordoned: no new instances will be placed on it; running ones stay"
+    scope = tenant_for_read(principal, tenant)
+    return _set_scheduling(database, ref, scope, NodeScheduling.CORDONED, "NodeCordoned", text)
+
+
+@router.post("/{ref}/uncordon", response_model=Node)
+def post_uncordon(
+    ref: str,
+    tenant: str | None = Depends(tenant_query),
+    principal: Principal = Depends(require_write),
+    database: Database = Depends(get_database),
+) -> Node:
+    """Accept new instances again (also ends a drain). Idempotent."""
+    text = "uncordoned: new instances may be placed on it again"
+    scope = tenant_for_read(principal, tenant)
+    return _set_scheduling(database, ref, scope, NodeScheduling.ENABLED, "NodeUncordoned", text)
+
+
+@router.post("/{ref}/drain", response_model=DrainStatus)
+def post_drain(
+    ref: str,
+    tenant: str | None = Depends(tenant_query),
+    principal: Principal = Depends(require_write),
+    database: Database = Depends(get_database),
+) -> DrainStatus:
+    """Cordon the node and move its instances elsewhere, make before break, never taking a
+    workload below its ``disruption.min_available``. Answers the progress; poll
+    ``GET .../drain`` (or ``edgeorch node drain --wait``) until ``done``."""
+    text = (
+        "draining: its instances move to other nodes, each replacement started before the "
+        "original stops, within every workload's disruption.min_available"
+    )
+    scope = tenant_for_read(principal, tenant)
+    node = _set_scheduling(database, ref, scope, NodeScheduling.DRAINING, "NodeDrainStarted", text)
+    return _drain_status(database, node)
+
+
+@router.get("/{ref}/drain", response_model=DrainStatus)
+def get_drain(
+    ref: str,
+    tenant: str | None = Depends(tenant_query),
+    principal: Principal = Depends(require_read),
+    database: Database = Depends(get_database),
+) -> DrainStatus:
+    """What is left on the node and why each instance is still there."""
+    with database.session() as session:
+        node = read_node(session=session, ref=ref, tenant=tenant_for_read(principal, tenant))
+    return _drain_status(database, node)
+
+
+def _drain_status(database: Database, node: Node) -> DrainStatus:
+    with database.session() as session:
+
+        def instances(**where: str) -> list[Instance]:
+            out: list[Instance] = []
+            token: str | None = None
+            while True:
+                page = list_instances(
+                    session=session, tenant=None, limit=1000, continue_token=token, **where
+                )
+                out.extend(page.items)
+                token = page.continue_token
+                if token is None:
+                    return out
+
+        here = instances(node_id=node.metadata.id)
+        workloads: dict[str, Workload] = {}
+        peers: dict[str, list[Instance]] = {}
+        for wid in {i.spec.workload_id for i in here if i.spec.desired_state == "running"}:
+            workloads[wid] = read_workload(session=session, ref=wid, tenant=None)
+            peers[wid] = instances(workload_id=wid)
+    progress = drain_progress(node.metadata.id, node.metadata.name, here, workloads, peers)
+    return DrainStatus(
+        node_id=node.metadata.id,
+        node_name=node.metadata.name,
+        scheduling=node.spec.scheduling,
+        left=progress.left,
+        done=progress.done and node.spec.scheduling is NodeScheduling.DRAINING,
+        waiting=list(progress.waiting),
+    )

@@ -1,7 +1,7 @@
 """``/api/v1/placement``: analyse, recommend, plan and optimise placements.
 
 All of them run the real placement engine over the live fleet snapshot; none writes, except
-``optimize`` with ``apply: true``, which re-binds the moved instances in one transaction.
+``optimize`` with ``apply: true``, which turns the moves into migrations (docs/migrations.md).
 """
 
 import uuid
@@ -17,15 +17,20 @@ from edgeorch.api.auth import (
     require_write,
     tenant_for_read,
 )
-from edgeorch.api.events import record
 from edgeorch.api.problems import ApiProblem
+from edgeorch.controllers.migrations import (
+    LIVE_RUNTIMES,
+    MigrationRefused,
+    begin_migration,
+    migration_default_downtime,
+)
 from edgeorch.domain.enums import EdgeType, Runtime
 from edgeorch.domain.resources import Resources
 from edgeorch.placement import ObjectiveWeights, PlacementRequest, analyze, optimize, place_batch
 from edgeorch.placement.live import FleetView, LiveFleet
 from edgeorch.schemas.common import StrictModel
-from edgeorch.schemas.instance import InstanceSpec
 from edgeorch.schemas.manifest import ManifestError, parse_documents, validate_documents
+from edgeorch.schemas.migration import MigrationType
 from edgeorch.schemas.workload import (
     Artifact,
     PlacementSpec,
@@ -34,7 +39,7 @@ from edgeorch.schemas.workload import (
     WorkloadCreate,
     WorkloadSpec,
 )
-from edgeorch.store import Conflict, Database, NotFound, read_workload, update_instance_spec
+from edgeorch.store import Conflict, Database, NotFound, read_workload
 
 router = APIRouter(prefix="/placement", tags=["placement"])
 
@@ -241,42 +246,37 @@ def post_optimize(
     out["revision"] = view.revision
     out["applied"] = False
     if body.apply and result.moves:
-        _apply_moves(database, view, result.moves)
-        out["applied"] = True
+        out |= _apply_moves(database, view, result.moves)
+        out["applied"] = bool(out["migrations"])
     return out
 
 
-def _apply_moves(database: Database, view: FleetView, moves: Any) -> None:
-    with database.write() as session:
-        for move in moves:
-            instance = view.instances[move.instance_id]
-            if instance.spec.node_id != move.source:
-                raise ApiProblem(
-                    409,
-                    "Conflict",
-                    f"instance {instance.metadata.name} moved since the plan was made; "
-                    "optimise again",
-                )
-            spec = InstanceSpec.model_validate(
-                instance.spec.model_dump() | {"node_id": move.target}
-            )
-            try:
-                update_instance_spec(
+def _apply_moves(database: Database, view: FleetView, moves: Any) -> dict[str, Any]:
+    """Each move becomes a migration (live for wasm, cold otherwise), in the optimiser's order
+    (moves off nodes that no longer fit first); the migration controller carries them out."""
+    started, refused = [], []
+    ordered = sorted(moves, key=lambda m: not m.forced)
+    for move in ordered:
+        instance = view.instances[move.instance_id]
+        if instance.spec.node_id != move.source or move.target is None:
+            refused.append({"instance": instance.metadata.name, "reason": "moved since the plan"})
+            continue
+        workload = view.workloads[instance.spec.workload_id]
+        kind = MigrationType.LIVE if workload.spec.runtime in LIVE_RUNTIMES else MigrationType.COLD
+        why = "optimiser: its node no longer fits it" if move.forced else "optimiser: rebalance"
+        try:
+            with database.write() as session:
+                migration = begin_migration(
                     session=session,
-                    instance_id=move.instance_id,
-                    spec=spec,
-                    expected_version=instance.metadata.resource_version,
+                    view=view,
+                    instance=instance,
+                    target_node=move.target,
+                    kind=kind,
+                    max_downtime_ms=migration_default_downtime(),
+                    reason=why,
                 )
-            except Conflict as exc:
-                raise ApiProblem(409, "Conflict", f"{exc}; optimise again") from exc
-            record(
-                session,
-                tenant=instance.metadata.tenant,
-                kind="Instance",
-                object_id=instance.metadata.id,
-                name=instance.metadata.name,
-                reason="InstanceRebalanced",
-                message=f"instance {instance.metadata.name} moved from {move.source} to "
-                f"{move.target} by the global optimiser"
-                + (" (its node no longer fits it)" if move.forced else ""),
-            )
+        except (MigrationRefused, Conflict) as exc:
+            refused.append({"instance": instance.metadata.name, "reason": str(exc)})
+            continue
+        started.append(migration.metadata.id)
+    return {"migrations": started, "refused": refused}

@@ -1,6 +1,9 @@
 """``/api/v1/workloads``: deploy, list, read, update, scale and remove workloads."""
 
+from typing import Any
+
 from fastapi import APIRouter, Depends, Query, Response, status
+from pydantic import BaseModel, ConfigDict, Field
 
 from edgeorch.api.auth import (
     Principal,
@@ -12,16 +15,33 @@ from edgeorch.api.auth import (
 )
 from edgeorch.api.events import record_about
 from edgeorch.api.params import PageParams, label_selector, page_params, tenant_query
+from edgeorch.api.problems import ApiProblem
 from edgeorch.api.responses import json_model
-from edgeorch.domain.enums import Runtime
+from edgeorch.controllers.rollout import (
+    previous_revision,
+    revision_of,
+    roll_back,
+    template_hash,
+)
+from edgeorch.controllers.rollout import summary as rollout_summary
+from edgeorch.domain.enums import NodeState, Runtime
 from edgeorch.schemas.envelope import ListMeta, ObjectList
-from edgeorch.schemas.workload import ScaleRequest, Workload, WorkloadCreate, WorkloadUpdate
+from edgeorch.schemas.workload import (
+    RolloutStatus,
+    ScaleRequest,
+    Workload,
+    WorkloadCreate,
+    WorkloadUpdate,
+)
 from edgeorch.store import (
     Database,
     LabelSelector,
+    NotFound,
     create_workload,
     delete_workload,
+    list_instances,
     list_workloads,
+    read_node,
     read_workload,
     scale_workload,
     update_workload,
@@ -165,3 +185,115 @@ def remove_workload(
             message=f"workload {workload.metadata.name} deleted",
         )
     return workload
+
+
+# -- rollouts (docs/operations.md) ------------------------------------------------------------
+
+
+class RolloutView(BaseModel):
+    """``GET /workloads/{id}/rollout``: the current revision, the counts, the latest rollout
+    and the revision history (newest last)."""
+
+    workload: str
+    generation: int
+    observed_generation: int
+    revision: int
+    desired: int
+    updated: int
+    available: int
+    unavailable: int
+    old: int
+    rollout: RolloutStatus | None
+    revisions: list[dict[str, Any]]
+
+
+class UndoRequest(BaseModel):
+    """Body of ``POST /workloads/{id}/rollout/undo``; without ``to_revision``, the previous one."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    to_revision: int | None = Field(default=None, ge=1)
+
+
+@router.get("/{ref}/rollout", response_model=RolloutView)
+def get_rollout(
+    ref: str,
+    tenant: str | None = Depends(tenant_query),
+    principal: Principal = Depends(require_read),
+    database: Database = Depends(get_database),
+) -> RolloutView:
+    """The workload's rollout status: generation, updated/available/unavailable counts, state."""
+    with database.session() as session:
+        workload = read_workload(
+            session=session, ref=ref, tenant=tenant_for_read(principal, tenant)
+        )
+        instances = list_instances(
+            session=session, tenant=None, workload_id=workload.metadata.id, limit=1000
+        ).items
+        ready = {}
+        for node_id in {i.spec.node_id for i in instances if i.spec.node_id is not None}:
+            try:
+                node = read_node(session=session, ref=node_id, tenant=None)
+            except NotFound:
+                continue  # removed meanwhile: its instances are not available
+            ready[node_id] = node.status.state is NodeState.READY
+    counts = rollout_summary(workload, instances, ready)
+    status = workload.status
+    return RolloutView(
+        workload=workload.metadata.name,
+        generation=status.generation,
+        observed_generation=status.observed_generation,
+        revision=status.revision,
+        rollout=status.rollout,
+        revisions=[
+            {
+                "number": r.number,
+                "created_at": r.created_at,
+                "artifact": r.template.get("artifact", {}),
+                "current": r.number == status.revision,
+            }
+            for r in status.revisions
+        ],
+        **counts,
+    )
+
+
+@router.post("/{ref}/rollout/undo", response_model=Workload)
+def post_rollout_undo(
+    ref: str,
+    body: UndoRequest | None = None,
+    tenant: str | None = Depends(tenant_query),
+    principal: Principal = Depends(require_write),
+    database: Database = Depends(get_database),
+) -> Workload:
+    """Go back to the previous revision (or ``to_revision``): the spec's template is written
+    back and rolled out like any change; a 409 when there is nothing to go back to."""
+    wanted = body.to_revision if body is not None else None
+    with database.write() as session:
+        workload = read_workload(
+            session=session, ref=ref, tenant=tenant_for_read(principal, tenant)
+        )
+        target = previous_revision(workload) if wanted is None else revision_of(workload, wanted)
+        if target is None:
+            kept = ", ".join(str(r.number) for r in workload.status.revisions) or "none"
+            what = "no earlier revision" if wanted is None else f"no revision {wanted}"
+            raise ApiProblem(
+                409,
+                "Conflict",
+                f"workload {workload.metadata.name!r} has {what} to go back to (revisions kept: "
+                f"{kept}; current: {workload.status.revision})",
+            )
+        if target.hash == template_hash(workload.spec):
+            raise ApiProblem(
+                409,
+                "Conflict",
+                f"workload {workload.metadata.name!r} already runs revision {target.number}'s "
+                "template; pick another revision",
+            )
+        return roll_back(
+            session,
+            workload,
+            target,
+            why=f"undo requested (to revision {target.number})",
+            automatic=False,
+        )

@@ -1,0 +1,1 @@
+"""Observability: Prometheus metrics of the control plane (see docs/metrics.md)."""
