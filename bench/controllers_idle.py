@@ -5,8 +5,8 @@ Run: ``.venv/bin/python bench/controllers_idle.py [--nodes 10000] [--workloads 1
 
 Builds a SQLite store in a temporary directory through the store functions (one transaction
 per kind): ``--nodes`` ready nodes in 20 regions, ``--workloads`` workloads of one replica each
-(one in ten autoscaled on CPU, one in ten with users and a latency SLA), and one running
-instance per workload bound to a node. Then it constructs the server's controllers
+(one in ten autoscaled on CPU at its 70 % target, one in ten with users and a latency SLA),
+and one running instance per workload bound to a node. Then it constructs the server's controllers
 (:class:`~edgeorch.controllers.manager.ControllerManager`, which holds the operations
 controllers and the alert engine) and times, after one warm-up pass each:
 
@@ -70,7 +70,11 @@ def build(db: Database, nodes: int, workloads: int) -> tuple[list[str], list[str
     instance_ids: list[str] = []
     with db.write() as s:
         for w in range(workloads):
-            spec: dict[str, object] = {"runtime": "process", "artifact": {"command": ["true"]}}
+            spec: dict[str, object] = {
+                "runtime": "process",
+                "artifact": {"command": ["true"]},
+                "resources": {"cpu": 1.0, "memory_mb": 64},
+            }
             if w % 10 == 1:
                 spec["scaling"] = {"min": 1, "max": 5, "target_cpu_utilization": 70}
             else:
@@ -91,7 +95,8 @@ def build(db: Database, nodes: int, workloads: int) -> tuple[list[str], list[str
                 spec=InstanceSpec(
                     workload_id=workload.metadata.id, node_id=node_ids[w % nodes], replica=0
                 ),
-                status=InstanceStatus(state=InstanceState.RUNNING, cpu_cores=0.1),
+                # 70 % of the request: autoscaled workloads sit at their target (idle).
+                status=InstanceStatus(state=InstanceState.RUNNING, cpu_cores=0.7),
             )
             instance_ids.append(instance.metadata.id)
     return node_ids, instance_ids
@@ -110,7 +115,7 @@ def churn(db: Database, node_ids: list[str], instance_ids: list[str], n: int, k:
         for j in range(n // 10):
             instance_id = instance_ids[(k * n + j) % len(instance_ids)]
             inst = read_instance(session=s, ref=instance_id, tenant=None)
-            usage = inst.status.model_copy(update={"cpu_cores": 0.1 + (k % 3) / 100})
+            usage = inst.status.model_copy(update={"cpu_cores": 0.7 + (k % 3) / 100})
             update_instance_status(session=s, instance_id=instance_id, status=usage)
 
 

@@ -8,9 +8,10 @@ store, in batches of 1,000 per transaction, the way the agents' heartbeats would
 simulator numbers in docs/benchmarks.md), and what is measured here is the dashboard's side.
 
 Headless Debian Chromium (1366x768) opens the dashboard and reports:
-- load: navigation to the map drawn with every node and the panels filled (median of reloads);
+- load: navigation to the map drawn with every node (median of 3 loads);
 - the /api/v1/dashboard/fleet response: bytes on the wire and server time;
-- one full redraw of the node layer (median over zoom steps);
+- one full redraw of the node layer with the whole world in view (median of 10), and the
+  mean frame interval while panning (60 frames, world view and zoomed in);
 - live: commit of 1,000 node updates in one transaction -> the browser has applied the stream
   message -> the map is repainted (wall clock on both sides, same machine), and the JavaScript
   time to apply the message; median over rounds.
@@ -49,6 +50,20 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
+
+
+PAN_LOOP = """async () => {
+  const map = window.edgeorchDashboard.map;
+  const frame = () => new Promise((resolve) => requestAnimationFrame(resolve));
+  await frame();
+  const started = performance.now();
+  for (let i = 0; i < 60; i++) {
+    map.tx += i < 30 ? 4 : -4;
+    map.redrawAll();
+    await frame();
+  }
+  return (performance.now() - started) / 60;
+}"""
 
 
 def _free_port() -> int:
@@ -243,11 +258,23 @@ def main() -> None:
                 out["load_ms_all"] = [round(x) for x in loads]
                 stats = page.evaluate("window.edgeorchDashboard.stats")
                 out["snapshot_fetch_parse_ms_last"] = round(stats["snapshotMs"], 1)
+                # A full redraw of the node layer with the whole world in view: switching the
+                # colour mode repaints every node.
                 draws = []
-                for step in range(8):
-                    page.click("#zoom-in" if step < 4 else "#zoom-out")
+                for step in range(10):
+                    page.click("[data-mode=util]" if step % 2 == 0 else "[data-mode=status]")
                     draws.append(page.evaluate("window.edgeorchDashboard.mapStats().lastDrawMs"))
-                out["redraw_ms_median"] = round(statistics.median(draws), 1)
+                out["redraw_all_ms_median"] = round(statistics.median(draws), 1)
+                out["redraw_all_ms_max"] = round(max(draws), 1)
+                out["first_draw_ms_last"] = round(stats["firstDrawMs"], 0)
+                # Panning: 60 animation frames, each moving the view and redrawing land,
+                # borders (1:50m) and every node; the mean frame interval includes Chromium's
+                # rasterisation, which the JavaScript timings above do not.
+                for k, label in ((1, "world"), (4, "zoomed_4x")):
+                    page.click("#zoom-reset")
+                    for _ in range(k.bit_length() - 1):
+                        page.click("#zoom-in")
+                    out[f"pan_frame_ms_{label}"] = round(page.evaluate(PAN_LOOP), 1)
                 page.click("#zoom-reset")
                 page.wait_for_timeout(2000)
                 latencies, paints, applies = [], [], []

@@ -30,3 +30,15 @@ def test_persist_on_change_or_interval() -> None:
     now[0] = 30.0
     assert presence.should_persist("n", stored, fresh)
     assert presence.last_seen("n") == at
+
+
+def test_forget_persisted_makes_the_next_beat_write() -> None:
+    presence = Presence(persist_interval=30, clock=lambda: 0.0)
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    stored = NodeStatus(state=NodeState.READY)
+    fresh = ready_status(stored, now=at)
+    presence.seen("n", at)
+    presence.persisted("n")
+    assert not presence.should_persist("n", stored, fresh)
+    presence.forget_persisted("n")  # the queued write lost a race or failed
+    assert presence.should_persist("n", stored, fresh)

@@ -355,6 +355,10 @@ window.edgeorchDashboard = {
   fleet,
   stats,
   mapStats: () => map && map.stats,
+  // The map itself, for the benchmark's pan loop (bench/dashboard_scale.py).
+  get map() {
+    return map;
+  },
   describeNode: (name) => map && map.describeNode(name),
   pixelAt: (name) => map && map.pixelAt(name),
   probe: (name) => map && map.probe(name),

@@ -235,7 +235,9 @@ export class WorldMap {
     const n = this.fleet.order.length;
     const size = n < 300 ? 4.0 : n < 3000 ? 2.8 : 2.0;
     const base = Math.min(size * 2, size * (1 + 0.3 * Math.log2(this.k)));
-    return base * (0.8 + 0.8 * nodeUtil(node));
+    const r = base * (0.8 + 0.8 * nodeUtil(node));
+    // A node in trouble is never a speck: at least as big as a busy one.
+    return node.state === "down" || node.state === "suspect" ? Math.max(r, base * 1.5) : r;
   }
 
   // { fill, ring } of a node: fill by state (status mode) or by utilization (util mode, ready
@@ -320,8 +322,10 @@ export class WorldMap {
   // -- drawing ----------------------------------------------------------------------------
 
   redrawAll() {
+    const started = performance.now();
     this.drawBase();
     this.drawOverlay();
+    this.stats.lastFrameMs = performance.now() - started; // one pan or zoom step
   }
 
   drawBase() {

@@ -72,11 +72,18 @@ class Presence:
         return last is None or self._clock() - last >= self._persist_interval
 
     def persisted(self, node_id: str) -> None:
-        """Note that the node row was just written."""
+        """Note that the node row was just written (or queued for the next group commit)."""
         with self._lock:
             entry = self._seen.get(node_id)
             if entry is not None:
                 entry.persisted_monotonic = self._clock()
+
+    def forget_persisted(self, node_id: str) -> None:
+        """The last write did not happen (it lost a race or failed): write on the next beat."""
+        with self._lock:
+            entry = self._seen.get(node_id)
+            if entry is not None:
+                entry.persisted_monotonic = None
 
 
 def _moved(stored: NodeStatus, fresh: NodeStatus) -> bool:

@@ -69,6 +69,9 @@ def create_app(
         finally:
             if manager is not None:
                 manager.stop()
+            beats = getattr(app.state, "heartbeats", None)
+            if beats is not None:
+                beats.close()  # commits the queued heartbeat writes (api/heartbeats.py)
             hub = getattr(app.state, "agent_hub", None)
             if hub is not None:
                 hub.close()

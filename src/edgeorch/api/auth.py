@@ -17,16 +17,23 @@ import threading
 import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
+from datetime import datetime
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
+from sqlalchemy import select, update
 
 from edgeorch.api.problems import ApiProblem
 from edgeorch.domain.enums import TokenRole
 from edgeorch.schemas.tenant import DEFAULT_TENANT
 from edgeorch.schemas.token import Token
 from edgeorch.store import Database, authenticate_token
+from edgeorch.store.sql.orm import TokenRow
 
 CACHE_SECONDS = 5.0
+REFRESH_IDLE_SECONDS = 60.0  # TokenCache.refresh keeps tokens used this recently
+TOUCH_SECONDS = 60.0  # last_used_at of refreshed tokens is written at most this often
+_CHUNK = 500  # ids per IN (...) query
 _READ_ROLES = frozenset({TokenRole.ADMIN, TokenRole.OPERATOR, TokenRole.READER})
 _WRITE_ROLES = frozenset({TokenRole.ADMIN, TokenRole.OPERATOR})
 
@@ -46,12 +53,27 @@ class Principal:
         return self.role is TokenRole.ADMIN and self.tenant == DEFAULT_TENANT
 
 
+class _Entry:
+    __slots__ = ("stamp", "token", "used")
+
+    def __init__(self, stamp: float, token: Token) -> None:
+        self.stamp = stamp  # when the token was last read from the store (cache clock)
+        self.used = stamp  # when a request last used it
+        self.token = token
+
+
 class TokenCache:
     """A time-bounded cache of authenticated tokens keyed by the secret's hash.
 
     Sized for a large fleet (every agent's credential is in it); when full, the oldest entry
     goes. Revocations through this server remove just the tokens they revoke (``forget``),
     so a join storm does not make every other agent re-authenticate against the store.
+
+    An entry is served for ``CACHE_SECONDS`` after it was read from the store. :meth:`refresh`
+    (run every second by the heartbeat writer, ``api/heartbeats.py``) re-reads, in a few bulk
+    queries, the entries in use that are about to expire and keeps the still-active ones: an
+    agent that beats every 10 s then costs no store look-up per beat, and a token revoked
+    through another replica still leaves this cache within ``CACHE_SECONDS``.
     """
 
     def __init__(
@@ -59,26 +81,30 @@ class TokenCache:
     ) -> None:
         self._clock = clock
         self._capacity = capacity
-        self._entries: dict[str, tuple[float, Token]] = {}
+        self._entries: dict[str, _Entry] = {}
         self._keys_by_token: dict[str, str] = {}
         self._lock = threading.Lock()
+        self._touch: set[str] = set()  # ids whose last_used_at is due for a refresh
+        self._touched_at: float | None = None
 
     def get(self, key: str) -> Token | None:
         with self._lock:
             entry = self._entries.get(key)
             if entry is None:
                 return None
-            if self._clock() - entry[0] > CACHE_SECONDS:
+            now = self._clock()
+            if now - entry.stamp > CACHE_SECONDS:
                 self._drop(key)
                 return None
-            return entry[1]
+            entry.used = now
+            return entry.token
 
     def put(self, key: str, token: Token) -> None:
         with self._lock:
             self._drop(key)
             while len(self._entries) >= self._capacity:
                 self._drop(next(iter(self._entries)))
-            self._entries[key] = (self._clock(), token)
+            self._entries[key] = _Entry(self._clock(), token)
             self._keys_by_token[token.id] = key
 
     def forget(self, token_ids: Collection[str]) -> None:
@@ -94,10 +120,71 @@ class TokenCache:
             self._entries.clear()
             self._keys_by_token.clear()
 
+    def refresh(self, database: Database, *, idle: float = REFRESH_IDLE_SECONDS) -> int:
+        """Re-read the entries older than half of ``CACHE_SECONDS`` that were used in the last
+        ``idle`` seconds: still-active ones are kept for another ``CACHE_SECONDS`` from the read,
+        revoked, expired and deleted ones are dropped. Also refreshes the tokens'
+        ``last_used_at`` in the store, at most every ``TOUCH_SECONDS``. Returns the count kept."""
+        start = self._clock()
+        with self._lock:
+            due = [
+                (key, entry)
+                for key, entry in self._entries.items()
+                if start - entry.stamp >= CACHE_SECONDS / 2 and start - entry.used <= idle
+            ]
+        if not due:
+            self._maybe_touch(database, start)
+            return 0
+        by_id = {entry.token.id: (key, entry) for key, entry in due}
+        ids = sorted(by_id)
+        state: dict[str, tuple[datetime | None, datetime | None, datetime | None]] = {}
+        with database.session() as session:
+            for first in range(0, len(ids), _CHUNK):
+                rows = session.execute(
+                    select(
+                        TokenRow.id, TokenRow.revoked_at, TokenRow.expires_at, TokenRow.last_used_at
+                    ).where(TokenRow.id.in_(ids[first : first + _CHUNK]))
+                )
+                state.update((row[0], (row[1], row[2], row[3])) for row in rows)
+        moment = database.clock()
+        kept = 0
+        with self._lock:
+            for token_id, (key, entry) in by_id.items():
+                if self._entries.get(key) is not entry:
+                    continue  # forgotten or replaced meanwhile
+                found = state.get(token_id)
+                if found is None or found[0] is not None or (found[1] and found[1] <= moment):
+                    self._drop(key)
+                    continue
+                entry.stamp = start
+                kept += 1
+                used = found[2]
+                if used is None or (moment - used).total_seconds() >= TOUCH_SECONDS:
+                    self._touch.add(token_id)
+        self._maybe_touch(database, start)
+        return kept
+
+    def _maybe_touch(self, database: Database, now: float) -> None:
+        with self._lock:
+            if not self._touch or (
+                self._touched_at is not None and now - self._touched_at < TOUCH_SECONDS
+            ):
+                return
+            ids, self._touch = sorted(self._touch), set()
+            self._touched_at = now
+        moment = database.clock()
+        with database.write() as session:
+            for first in range(0, len(ids), _CHUNK):
+                session.execute(
+                    update(TokenRow)
+                    .where(TokenRow.id.in_(ids[first : first + _CHUNK]))
+                    .values(last_used_at=moment)
+                )
+
     def _drop(self, key: str) -> None:
         entry = self._entries.pop(key, None)
         if entry is not None:
-            self._keys_by_token.pop(entry[1].id, None)
+            self._keys_by_token.pop(entry.token.id, None)
 
 
 def _unauthorized(detail: str) -> ApiProblem:
@@ -112,8 +199,8 @@ def get_database(request: Request) -> Database:
     return database
 
 
-def authenticate(request: Request) -> Principal:
-    """Resolve the bearer token to a principal, or answer 401."""
+def _bearer(request: Request) -> tuple[str, str]:
+    """The bearer secret of the request and its cache key, or 401."""
     header = request.headers.get("authorization", "")
     scheme, _, secret = header.partition(" ")
     if not header:
@@ -121,7 +208,28 @@ def authenticate(request: Request) -> Principal:
     if scheme.lower() != "bearer" or not secret.strip():
         raise _unauthorized("the Authorization header must be 'Bearer <token>'")
     secret = secret.strip()
-    key = hashlib.sha256(secret.encode()).hexdigest()
+    return secret, hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _principal(request: Request, token: Token) -> Principal:
+    now = request.app.state.clock()
+    if token.expires_at is not None and token.expires_at <= now:
+        raise _unauthorized("the token is unknown, expired or revoked")
+    return Principal(token.id, token.role, token.tenant, token.node_id)
+
+
+def cached_principal(request: Request) -> Principal | None:
+    """The principal of a token in the cache (no store access), None when it must be looked
+    up, or 401 for a malformed header or an expired token."""
+    _, key = _bearer(request)
+    cache: TokenCache = request.app.state.token_cache
+    token = cache.get(key)
+    return None if token is None else _principal(request, token)
+
+
+def authenticate(request: Request) -> Principal:
+    """Resolve the bearer token to a principal, or answer 401."""
+    secret, key = _bearer(request)
     cache: TokenCache = request.app.state.token_cache
     token = cache.get(key)
     if token is None:
@@ -131,10 +239,16 @@ def authenticate(request: Request) -> Principal:
         if token is None:
             raise _unauthorized("the token is unknown, expired or revoked")
         cache.put(key, token)
-    now = request.app.state.clock()
-    if token.expires_at is not None and token.expires_at <= now:
-        raise _unauthorized("the token is unknown, expired or revoked")
-    return Principal(token.id, token.role, token.tenant, token.node_id)
+    return _principal(request, token)
+
+
+async def authenticate_async(request: Request) -> Principal:
+    """:func:`authenticate` for ``async`` routes: a cached token is resolved on the event
+    loop; only a look-up in the store goes to a worker thread."""
+    principal = cached_principal(request)
+    if principal is None:
+        principal = await run_in_threadpool(authenticate, request)
+    return principal
 
 
 def _require(roles: frozenset[TokenRole], what: str) -> Callable[..., Principal]:

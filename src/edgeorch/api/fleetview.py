@@ -3,14 +3,15 @@ small per-object records the change stream carries (``/api/v1/stream``).
 
 The dashboard draws every node of a 10,000-node fleet, so it needs the few fields it draws, not
 the full objects: nodes come as columns (one array per field, categorical fields as a vocabulary
-plus integer codes), instances likewise, workloads as a short list. These reads select the JSON
-columns of the rows directly instead of validating every object into its API model: it is a
-read-only view, and it is the difference between tens and hundreds of milliseconds at 10,000
-nodes. Every read here runs in one read session, so the snapshot and the revision it reports
-agree, and the stream resumes from exactly that revision.
+plus integer codes), instances likewise, workloads as a short list. Node and instance fields are
+extracted from the JSON columns by the database (``json_extract`` on SQLite, ``->`` on
+PostgreSQL) instead of decoding every row's whole spec and status and validating it into its API
+model: it is a read-only view, and at 10,000 nodes it halves the time of the read. Every
+read here runs in one read session, so the snapshot and the revision it reports agree, and the
+stream resumes from exactly that revision.
 """
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import select
@@ -39,47 +40,80 @@ class Vocab:
         return found
 
 
-def node_record(
-    node_id: str, name: str, tenant: str, spec: dict[str, Any], status: dict[str, Any]
-) -> dict[str, Any]:
-    """The fields the dashboard shows of one node."""
-    location = spec.get("location") or {}
-    util = status.get("utilization") or {}
-    capacity = spec.get("capacity") or {}
+_util = NodeRow.status["utilization"]
+# The node fields the dashboard shows, in the order node_record() reads them.
+NODE_COLUMNS = (
+    NodeRow.id,
+    NodeRow.name,
+    NodeRow.tenant,
+    NodeRow.region,
+    NodeRow.edge_type,
+    NodeRow.spec["country"].as_string(),
+    NodeRow.spec["location"]["latitude"].as_float(),
+    NodeRow.spec["location"]["longitude"].as_float(),
+    NodeRow.state,
+    NodeRow.spec["scheduling"].as_string(),
+    _util["cpu"].as_float(),
+    _util["memory"].as_float(),
+    _util["storage"].as_float(),
+    _util["bandwidth"].as_float(),
+    NodeRow.status["instances"].as_integer(),
+    NodeRow.spec["capacity"]["cpu"].as_float(),
+    NodeRow.spec["capacity"]["memory_mb"].as_integer(),
+    NodeRow.status["last_heartbeat"].as_string(),
+)
+INSTANCE_COLUMNS = (
+    InstanceRow.id,
+    InstanceRow.name,
+    InstanceRow.tenant,
+    InstanceRow.workload_id,
+    InstanceRow.node_id,
+    InstanceRow.spec["replica"].as_integer(),
+    InstanceRow.spec["desired_state"].as_string(),
+    InstanceRow.state,
+    InstanceRow.status["score"].as_float(),
+    InstanceRow.status["message"].as_string(),
+)
+
+
+def node_record(row: Sequence[Any]) -> dict[str, Any]:
+    """The fields the dashboard shows of one node, from a row of :data:`NODE_COLUMNS`."""
+    (node_id, name, tenant, region, edge_type, country, lat, lon, state, scheduling) = row[:10]
+    cpu, memory, storage, bandwidth, instances, cap_cpu, cap_memory, heartbeat = row[10:]
     return {
         "id": node_id,
         "name": name,
         "tenant": tenant,
-        "region": spec.get("region", ""),
-        "edge_type": spec.get("edge_type", ""),
-        "country": spec.get("country", ""),
-        "lat": round(float(location.get("latitude", 0.0)), 4),
-        "lon": round(float(location.get("longitude", 0.0)), 4),
-        "state": status.get("state", "pending"),
-        "scheduling": spec.get("scheduling", "enabled"),
-        "util": [round(float(util.get(f, 0.0)), 3) for f in UTIL_FIELDS],
-        "instances": int(status.get("instances", 0)),
-        "cpu": float(capacity.get("cpu", 0.0)),
-        "memory_mb": int(capacity.get("memory_mb", 0)),
-        "last_heartbeat": status.get("last_heartbeat"),
+        "region": region,
+        "edge_type": edge_type,
+        "country": country or "",
+        "lat": round(float(lat or 0.0), 4),
+        "lon": round(float(lon or 0.0), 4),
+        "state": state,
+        "scheduling": scheduling or "enabled",
+        "util": [round(float(u or 0.0), 3) for u in (cpu, memory, storage, bandwidth)],
+        "instances": int(instances or 0),
+        "cpu": float(cap_cpu or 0.0),
+        "memory_mb": int(cap_memory or 0),
+        "last_heartbeat": heartbeat,
     }
 
 
-def instance_record(
-    instance_id: str, name: str, tenant: str, spec: dict[str, Any], status: dict[str, Any]
-) -> dict[str, Any]:
-    """The fields the dashboard shows of one instance (the explanation is fetched on demand)."""
+def instance_record(row: Sequence[Any]) -> dict[str, Any]:
+    """The fields the dashboard shows of one instance, from a row of :data:`INSTANCE_COLUMNS`
+    (the explanation is fetched on demand)."""
+    instance_id, name, tenant, workload_id, node_id, replica, desired, state, score, message = row
     return {
         "id": instance_id,
         "name": name,
         "tenant": tenant,
-        "workload_id": spec.get("workload_id", ""),
-        "node_id": spec.get("node_id"),
-        "replica": int(spec.get("replica", 0)),
-        "desired_state": spec.get("desired_state", "running"),
-        "state": status.get("state", "pending"),
-        "score": status.get("score"),
-        "message": status.get("message", ""),
+        "workload_id": workload_id,
+        "node_id": node_id,
+        "replica": int(replica or 0),
+        "desired_state": desired or "running",
+        "state": state,
+        "score": None if score is None else round(float(score), 4),
+        "message": message or "",
     }
 
 
@@ -119,15 +153,14 @@ def fleet_columns(*, session: Session, tenant: str | None) -> dict[str, Any]:
     """
     revision = current_revision(session=session)
     vocab = {k: Vocab() for k in ("region", "edge_type", "country", "state", "scheduling")}
-    nodes: dict[str, list[Any]] = {
-        k: [] for k in ("id", "name", "lat", "lon", "instances", "cpu", "memory_mb", *vocab.keys())
-    }
+    plain = ("id", "name", "lat", "lon", "instances", "cpu", "memory_mb")
+    nodes: dict[str, list[Any]] = {k: [] for k in (*plain, *vocab)}
     util: list[list[float]] = [[] for _ in UTIL_FIELDS]
     node_rows: dict[str, int] = {}
-    for row in _rows(session, NodeRow, tenant):
-        record = node_record(row.id, row.name, row.tenant, row.spec, row.status)
-        node_rows[row.id] = len(nodes["id"])
-        for key in ("id", "name", "lat", "lon", "instances", "cpu", "memory_mb"):
+    for row in _select(session, NODE_COLUMNS, NodeRow, tenant):
+        record = node_record(row)
+        node_rows[record["id"]] = len(nodes["id"])
+        for key in plain:
             nodes[key].append(record[key])
         for key, words in vocab.items():
             nodes[key].append(words.code(str(record[key])))
@@ -135,24 +168,22 @@ def fleet_columns(*, session: Session, tenant: str | None) -> dict[str, Any]:
             column.append(value)
     workloads = [
         workload_record(row.id, row.name, row.tenant, row.spec, row.status)
-        for row in _rows(session, WorkloadRow, tenant)
+        for row in _select(session, _WORKLOAD_COLUMNS, WorkloadRow, tenant)
     ]
     workload_rows = {w["id"]: i for i, w in enumerate(workloads)}
-    instances: dict[str, list[Any]] = {
-        k: [] for k in ("id", "name", "workload", "node", "replica", "state", "desired", "score")
-    }
+    keys = ("id", "name", "workload", "node", "replica", "state", "desired", "score")
+    instances: dict[str, list[Any]] = {k: [] for k in keys}
     states = Vocab()
-    for row in _rows(session, InstanceRow, tenant):
-        record = instance_record(row.id, row.name, row.tenant, row.spec, row.status)
-        instances["id"].append(row.id)
-        instances["name"].append(row.name)
+    for row in _select(session, INSTANCE_COLUMNS, InstanceRow, tenant):
+        record = instance_record(row)
+        instances["id"].append(record["id"])
+        instances["name"].append(record["name"])
         instances["workload"].append(workload_rows.get(record["workload_id"], -1))
         instances["node"].append(node_rows.get(record["node_id"] or "", -1))
         instances["replica"].append(record["replica"])
         instances["state"].append(states.code(record["state"]))
         instances["desired"].append(1 if record["desired_state"] == "running" else 0)
-        score = record["score"]
-        instances["score"].append(None if score is None else round(float(score), 4))
+        instances["score"].append(record["score"])
     return {
         "revision": revision,
         "nodes": {
@@ -166,8 +197,19 @@ def fleet_columns(*, session: Session, tenant: str | None) -> dict[str, Any]:
     }
 
 
-def _rows(session: Session, model: type[Any], tenant: str | None) -> Iterable[Any]:
-    query = select(model.id, model.name, model.tenant, model.spec, model.status)
+_WORKLOAD_COLUMNS = (
+    WorkloadRow.id,
+    WorkloadRow.name,
+    WorkloadRow.tenant,
+    WorkloadRow.spec,
+    WorkloadRow.status,
+)
+
+
+def _select(
+    session: Session, columns: Sequence[Any], model: type[Any], tenant: str | None
+) -> Iterable[Any]:
+    query = select(*columns)
     if tenant is not None:
         query = query.where(model.tenant == tenant)
     return session.execute(query.order_by(model.name, model.id))
@@ -175,25 +217,25 @@ def _rows(session: Session, model: type[Any], tenant: str | None) -> Iterable[An
 
 def read_records(*, session: Session, kind: str, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
     """The dashboard records of the objects of ``kind`` with these ids that still exist."""
-    models: dict[str, type[Any]] = {
-        "Node": NodeRow,
-        "Instance": InstanceRow,
-        "Workload": WorkloadRow,
-    }
     if kind == "Event":
         return _event_records(session, ids)
-    model = models.get(kind)
-    if model is None:
+    readers: dict[str, tuple[Sequence[Any], type[Any], Callable[[Any], dict[str, Any]]]] = {
+        "Node": (NODE_COLUMNS, NodeRow, node_record),
+        "Instance": (INSTANCE_COLUMNS, InstanceRow, instance_record),
+        "Workload": (
+            _WORKLOAD_COLUMNS,
+            WorkloadRow,
+            lambda r: workload_record(r.id, r.name, r.tenant, r.spec, r.status),
+        ),
+    }
+    if kind not in readers:
         return {}
-    build = {"Node": node_record, "Instance": instance_record, "Workload": workload_record}[kind]
+    columns, model, build = readers[kind]
     out: dict[str, dict[str, Any]] = {}
     for start in range(0, len(ids), _IN_CHUNK):
         chunk = list(ids[start : start + _IN_CHUNK])
-        query = select(model.id, model.name, model.tenant, model.spec, model.status).where(
-            model.id.in_(chunk)
-        )
-        for row in session.execute(query):
-            out[row.id] = build(row.id, row.name, row.tenant, row.spec, row.status)
+        for row in session.execute(select(*columns).where(model.id.in_(chunk))):
+            out[row[0]] = build(row)
     return out
 
 

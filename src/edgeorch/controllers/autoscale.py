@@ -162,7 +162,8 @@ class Autoscaler:
     the workloads that can have a new answer: those changed since the previous pass (the
     workload, or one of its instances: their CPU use), those with a request-rate target (new
     telemetry is not in the change feed; their rates come from one aggregate query), and those
-    inside a cool-down (time alone ends it). An idle pass costs one change-feed query."""
+    whose cool-down just ended (time alone ends it). An idle pass costs one change-feed
+    query."""
 
     def __init__(
         self,
@@ -176,7 +177,7 @@ class Autoscaler:
         self._seen = -1
         self._scaled: set[str] = set()  # autoscaled workload ids
         self._rated: set[str] = set()  # those with a request-rate target
-        self._cooling: set[str] = set()  # those inside a cool-down
+        self._wake: dict[str, datetime] = {}  # inside a cool-down: when the next one ends
 
     def run_once(self) -> list[ScaleDecision]:
         """One pass; returns the decisions that were committed."""
@@ -210,8 +211,14 @@ class Autoscaler:
                 self._rated.add(workload_id)
             else:
                 self._rated.discard(workload_id)
-        due = (changed & self._scaled) | self._rated | self._cooling
-        self._cooling = {i for i in due if i in self._scaled and _cooling(mirror.workloads[i], now)}
+        woken = {i for i, at in self._wake.items() if at <= now}
+        due = (changed & self._scaled) | self._rated | woken
+        for workload_id in due | (self._wake.keys() - self._scaled):
+            self._wake.pop(workload_id, None)
+            if workload_id in self._scaled:
+                end = _cooldown_end(mirror.workloads[workload_id], now)
+                if end is not None:
+                    self._wake[workload_id] = end
         return sorted(
             (mirror.workloads[i] for i in due if i in self._scaled), key=lambda w: w.metadata.name
         )
@@ -268,13 +275,17 @@ class Autoscaler:
         return True
 
 
-def _cooling(workload: Workload, now: datetime) -> bool:
-    """Whether a cool-down of ``workload`` may still hold a decision back."""
+def _cooldown_end(workload: Workload, now: datetime) -> datetime | None:
+    """The next end of a cool-down of ``workload`` after ``now`` (a decision it holds back may
+    be taken then), or None when no cool-down holds anything back any more."""
     scaling, last = workload.spec.scaling, workload.status.last_scaled_at
     if scaling is None or last is None:
-        return False
-    longest = max(scaling.cooldown_seconds, scaling.scale_down_cooldown_seconds)
-    return (now - last).total_seconds() < longest
+        return None
+    ends = (
+        last + timedelta(seconds=seconds)
+        for seconds in (scaling.cooldown_seconds, scaling.scale_down_cooldown_seconds)
+    )
+    return min((end for end in ends if end > now), default=None)
 
 
 def _requests_by_workload(session: Session, now: datetime) -> dict[str, int]:

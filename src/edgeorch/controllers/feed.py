@@ -21,6 +21,7 @@ class FeedWaiter:
         self._database = database
         self._poll = poll
         self._wake = threading.Event()
+        self._poked = threading.Event()
         self._unlisten = database.on_commit(self._wake.set)
 
     def close(self) -> None:
@@ -29,14 +30,20 @@ class FeedWaiter:
         self._wake.set()
 
     def poke(self) -> None:
-        """Wake the waiter (shutdown, or another controller wants a pass)."""
+        """End the current (or next) wait at once (shutdown, or another controller wants a
+        pass)."""
+        self._poked.set()
         self._wake.set()
 
     def wait(self, since: int, timeout: float, kinds: Collection[str] | None = None) -> bool:
-        """True as soon as a change of ``kinds`` newer than ``since`` exists; False on timeout."""
+        """True as soon as a change of ``kinds`` newer than ``since`` exists; False on timeout
+        or when poked."""
         deadline = time.monotonic() + timeout
         while True:
             self._wake.clear()
+            if self._poked.is_set():
+                self._poked.clear()
+                return False
             with self._database.session() as session:
                 if list_changes(session=session, since=since, limit=1, kinds=kinds):
                     return True

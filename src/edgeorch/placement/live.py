@@ -85,6 +85,9 @@ class LiveFleet:
         self._workloads: dict[str, Workload] = {}
         self._bookings: dict[str, Reservation] = {}
         self._names: dict[str, str] = {}
+        # instance ids by node and by workload, so a node or workload change touches only its own
+        self._by_node: dict[str, set[str]] = {}
+        self._by_workload: dict[str, set[str]] = {}
 
     def view(self) -> FleetView:
         """Refresh, then return the current state (shared; do not mutate the snapshot)."""
@@ -126,7 +129,10 @@ class LiveFleet:
         self._snapshot = build_snapshot(nodes, (), None, self._config)
         self._names = {n.metadata.id: n.metadata.name for n in nodes}
         self._bookings = {}
+        self._by_node = {}
+        self._by_workload = {}
         for instance in self._instances.values():
+            self._index(instance)
             self._book(instance)
         self._revision = revision
 
@@ -141,18 +147,20 @@ class LiveFleet:
                 self._snapshot.upsert_node(node)
                 self._names[object_id] = node.metadata.name
             # A node coming back re-binds instances booked on it before it left.
-            for instance in self._instances.values():
-                if instance.spec.node_id == object_id:
-                    self._release(instance.metadata.id)
-                    self._book(instance)
+            for instance_id in self._by_node.get(object_id, ()):
+                self._release(instance_id)
+                self._book(self._instances[instance_id])
         elif kind == "Instance":
             self._release(object_id)
+            old = self._instances.pop(object_id, None)
+            if old is not None:
+                self._unindex(old)
             try:
                 instance = read_instance(session=session, ref=object_id, tenant=None)
             except NotFound:
-                self._instances.pop(object_id, None)
                 return
             self._instances[object_id] = instance
+            self._index(instance)
             self._book(instance)
         elif kind == "Workload":
             try:
@@ -161,10 +169,27 @@ class LiveFleet:
                 )
             except NotFound:
                 self._workloads.pop(object_id, None)
-            for instance in self._instances.values():
-                if instance.spec.workload_id == object_id:
-                    self._release(instance.metadata.id)
-                    self._book(instance)
+            for instance_id in self._by_workload.get(object_id, ()):
+                self._release(instance_id)
+                self._book(self._instances[instance_id])
+
+    def _index(self, instance: Instance) -> None:
+        iid = instance.metadata.id
+        self._by_workload.setdefault(instance.spec.workload_id, set()).add(iid)
+        if instance.spec.node_id is not None:
+            self._by_node.setdefault(instance.spec.node_id, set()).add(iid)
+
+    def _unindex(self, instance: Instance) -> None:
+        iid = instance.metadata.id
+        for index, key in (
+            (self._by_workload, instance.spec.workload_id),
+            (self._by_node, instance.spec.node_id),
+        ):
+            members = index.get(key or "")
+            if members is not None:
+                members.discard(iid)
+                if not members:
+                    del index[key or ""]
 
     def _book(self, instance: Instance) -> None:
         row = self._snapshot.index.get(instance.spec.node_id or "")

@@ -410,7 +410,8 @@ var WorldMap = class {
     const n = this.fleet.order.length;
     const size = n < 300 ? 4 : n < 3e3 ? 2.8 : 2;
     const base = Math.min(size * 2, size * (1 + 0.3 * Math.log2(this.k)));
-    return base * (0.8 + 0.8 * nodeUtil(node));
+    const r = base * (0.8 + 0.8 * nodeUtil(node));
+    return node.state === "down" || node.state === "suspect" ? Math.max(r, base * 1.5) : r;
   }
   // { fill, ring } of a node: fill by state (status mode) or by utilization (util mode, ready
   // nodes); in util mode a node that is not ready is a ring of its state's colour.
@@ -487,8 +488,10 @@ var WorldMap = class {
   }
   // -- drawing ----------------------------------------------------------------------------
   redrawAll() {
+    const started = performance.now();
     this.drawBase();
     this.drawOverlay();
+    this.stats.lastFrameMs = performance.now() - started;
   }
   drawBase() {
     const ctx = this.base.getContext("2d");
@@ -871,19 +874,19 @@ function renderHeatmap(fleet2, onRegion) {
     {},
     h("th", {}, "region"),
     h("th", { class: "num" }, "nodes"),
-    UTIL_FIELDS.map((f) => h("th", { class: "num" }, f === "bandwidth" ? "net" : f === "memory" ? "mem" : f))
+    UTIL_FIELDS.map((f) => h("th", { class: "num" }, { cpu: "cpu", memory: "mem", storage: "disk", bandwidth: "net" }[f]))
   );
   const trs = rows.map(
     (row) => h(
       "tr",
       { onclick: () => onRegion(row.region), title: `zoom to ${row.region}` },
-      h("td", { class: "region" }, row.region),
       h(
         "td",
-        { class: "num" },
-        `${row.ready}/${row.nodes}`,
-        row.notReady ? h("span", { class: "warn", title: "suspect or down" }, ` \u26A0${row.notReady}`) : null
+        { class: "region" },
+        row.region,
+        row.notReady ? h("span", { class: "down-count", title: `${row.notReady} suspect or down` }, String(row.notReady)) : null
       ),
+      h("td", { class: "num", title: "ready / all nodes" }, `${row.ready}/${row.nodes}`),
       row.util.map((u) => {
         if (u === null) return h("td", { class: "cell na" }, "\u2013");
         const bg = utilColor(u);
@@ -1518,6 +1521,10 @@ window.edgeorchDashboard = {
   fleet,
   stats,
   mapStats: () => map && map.stats,
+  // The map itself, for the benchmark's pan loop (bench/dashboard_scale.py).
+  get map() {
+    return map;
+  },
   describeNode: (name) => map && map.describeNode(name),
   pixelAt: (name) => map && map.pixelAt(name),
   probe: (name) => map && map.probe(name),

@@ -9,9 +9,8 @@ import os
 import threading
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from sqlalchemy.orm import Session
 
 from edgeorch.agent.presence import Presence, ready_status
 from edgeorch.agent.protocol import (
@@ -19,26 +18,27 @@ from edgeorch.agent.protocol import (
     AssignmentSet,
     Heartbeat,
     HeartbeatAck,
-    InstanceReport,
     JoinRequest,
     JoinResponse,
 )
 from edgeorch.agent.watch import AssignmentHub, wait_for_assignments
-from edgeorch.api.auth import Principal, authenticate, get_database
+from edgeorch.api.auth import (
+    Principal,
+    TokenCache,
+    authenticate,
+    authenticate_async,
+    get_database,
+)
 from edgeorch.api.events import record
+from edgeorch.api.heartbeats import HeartbeatState, NodeView, changed_reports, wait_durable
 from edgeorch.api.problems import ApiProblem
 from edgeorch.controllers.rollout import spec_for_instance
-from edgeorch.domain.enums import InstanceState, TokenRole
-from edgeorch.schemas.instance import Instance
-from edgeorch.schemas.node import NodeCreate
+from edgeorch.domain.enums import TokenRole
+from edgeorch.schemas.node import NodeCreate, NodeStatus
 from edgeorch.store import (
     Assignments,
     Database,
     join_node,
-    list_instances,
-    read_node,
-    update_instance_status,
-    update_node_status,
 )
 from edgeorch.telemetry.recorder import TelemetryRecorder
 
@@ -73,8 +73,10 @@ def require_join(principal: Principal = Depends(authenticate)) -> Principal:
     return principal
 
 
-def require_node(node_id: str, principal: Principal = Depends(authenticate)) -> Principal:
-    """Only the node credential of ``node_id`` may act as that node."""
+async def require_node(node_id: str, request: Request) -> Principal:
+    """Only the node credential of ``node_id`` may act as that node. ``async``, so a cached
+    credential is checked on the event loop, without a worker-thread round trip per beat."""
+    principal = await authenticate_async(request)
     if principal.role is not TokenRole.NODE:
         raise _forbidden(
             f"a {principal.role.value} token may not use the agent API; it needs the node "
@@ -91,9 +93,14 @@ def _app_singletons(request: Request) -> tuple[Presence, AssignmentHub]:
     state = request.app.state
     with _SINGLETONS_LOCK:
         if getattr(state, "agent_presence", None) is None:
-            # The app's lifespan closes the hub (api/app.py).
+            # The app's lifespan closes the hub and the heartbeat state (api/app.py).
             state.agent_hub = AssignmentHub(state.database)
             state.agent_presence = Presence()
+            database: Database = state.database
+            cache: TokenCache = state.token_cache
+            state.heartbeats = HeartbeatState(
+                database, state.agent_presence, ticks=(lambda: cache.refresh(database),)
+            )
     return state.agent_presence, state.agent_hub
 
 
@@ -161,121 +168,77 @@ def _new_node(body: JoinRequest) -> NodeCreate:
 
 
 @router.post("/nodes/{node_id}/heartbeat", response_model=HeartbeatAck)
-def post_heartbeat(
+async def post_heartbeat(
     node_id: str,
     body: Heartbeat,
     request: Request,
     principal: Principal = Depends(require_node),
-    database: Database = Depends(get_database),
-) -> HeartbeatAck:
-    """Record the node's utilization and its instances' states. The node row is written only
-    when something changed or every 30 s (``edgeorch.agent.presence``)."""
+) -> Response:
+    """Record the node's utilization and its instances' states.
+
+    Served from memory (``edgeorch.api.heartbeats``): the store is read on the node's first
+    beat after a start or after another writer changed it, and written only when something
+    changed (answered once durable) or every 30 s (group-committed, answered at once)."""
     presence, _ = _app_singletons(request)
-    now = request.app.state.clock()
+    state = request.app.state
+    beats: HeartbeatState = state.heartbeats
+    now = state.clock()
     presence.seen(node_id, now)
-    with database.session() as session:
-        node = read_node(session=session, ref=node_id, tenant=None)
-        bound = _bound_instances(session, node_id)
-    request.app.state.heartbeat_book.record(node, body.utilization, now)  # metrics
-    changed = _changed_reports(body.instances, bound)
-    agent_facts = {**node.status.agent, "ingress": body.ingress or ""}
+    view = beats.view(node_id)
+    reported = [r.id for r in body.instances]
+    if view is None or _unknown(view, reported):
+        view = await run_in_threadpool(beats.load, node_id, reported=reported)
+    node, bound = view.node, view.bound
+    state.heartbeat_book.record(node, body.utilization, now)  # metrics
+    changed = changed_reports(body.instances, bound)
+    stored = node.status
+    ingress = body.ingress or ""
+    agent_facts = stored.agent
+    if agent_facts.get("ingress") != ingress:
+        agent_facts = {**agent_facts, "ingress": ingress}
     fresh = ready_status(
-        node.status,
-        now=now,
-        utilization=body.utilization,
-        instances=len(bound),
-        agent=agent_facts,
+        stored, now=now, utilization=body.utilization, instances=len(bound), agent=agent_facts
     )
-    telemetry: TelemetryRecorder = request.app.state.telemetry
+    telemetry: TelemetryRecorder = state.telemetry
     telemetry.heartbeat(
         node=node, utilization=body.utilization, stats=body.telemetry, bound=bound, now=now
     )
-    persist = presence.should_persist(node_id, node.status, fresh)
+    persist = presence.should_persist(node_id, stored, fresh)
+    updated = 0
     if persist or changed:
-        with database.write() as session:
-            if persist:
-                update_node_status(session=session, node_id=node_id, status=fresh)
-            for report, instance in changed:
-                _apply_report(session, report, instance, node.metadata.name)
+        urgent = bool(changed) or _changes_state(stored, fresh)
+        waiter = beats.submit(
+            node_id,
+            node_name=node.metadata.name,
+            status=fresh if persist else None,
+            base_version=node.metadata.resource_version,
+            reports=[report for report, _ in changed],
+            urgent=urgent,
+        )
         if persist:
             presence.persisted(node_id)
-    telemetry.maybe_flush(database, now)
-    return HeartbeatAck(state=fresh.state, persisted=persist, instances_updated=len(changed))
+        if waiter is not None:
+            updated = await wait_durable(waiter)
+    if telemetry.due():
+        await run_in_threadpool(telemetry.maybe_flush, state.database, now)
+    ack = HeartbeatAck(state=fresh.state, persisted=persist, instances_updated=updated)
+    # Already an ack: answered as is, not validated a second time against response_model.
+    return Response(ack.model_dump_json(), media_type="application/json")
 
 
-def _bound_instances(session: Session, node_id: str) -> dict[str, Instance]:
-    bound: dict[str, Instance] = {}
-    token: str | None = None
-    while True:
-        page = list_instances(
-            session=session, tenant=None, node_id=node_id, limit=1000, continue_token=token
-        )
-        bound.update((i.metadata.id, i) for i in page.items)
-        token = page.continue_token
-        if token is None:
-            return bound
+def _unknown(view: NodeView, reported: list[str]) -> bool:
+    """Whether the agent reports an instance the view neither holds nor found missing when it
+    was read: it may have been bound here since, so the node is read again."""
+    return any(iid not in view.bound and iid not in view.ignored for iid in reported)
 
 
-def _changed_reports(
-    reports: list[InstanceReport], bound: dict[str, Instance]
-) -> list[tuple[InstanceReport, Instance]]:
-    """Reports that change a stored status; reports of instances not bound here are ignored."""
-    changed = []
-    for report in reports:
-        instance = bound.get(report.id)
-        if instance is None:
-            continue
-        status = instance.status
-        if (status.state, status.endpoint, status.message, status.restarts) != (
-            report.state,
-            report.endpoint,
-            report.message,
-            report.restarts,
-        ) or _health_or_usage_moved(report, instance):
-            changed.append((report, instance))
-    return changed
-
-
-CPU_STEP = 0.1  # a relative change of an instance's CPU use worth a write (the HPA tolerance)
-CPU_FLOOR = 0.005  # cores: changes below this are noise
-
-
-def _health_or_usage_moved(report: InstanceReport, instance: Instance) -> bool:
-    """Health changed, or CPU use moved by more than ``CPU_STEP`` (the autoscaler's input)."""
-    status = instance.status
-    if (status.healthy, status.health_message) != (report.healthy, report.health_message):
-        return True
-    old, new = status.cpu_cores, report.cpu_cores
-    if old is None or new is None:
-        return old is not new
-    return abs(new - old) > max(CPU_FLOOR, CPU_STEP * max(old, new))
-
-
-def _apply_report(session: Session, report: InstanceReport, instance: Instance, node: str) -> None:
-    status = instance.status.model_copy(
-        update={
-            "state": report.state,
-            "endpoint": report.endpoint,
-            "message": report.message,
-            "restarts": report.restarts,
-            "started_at": report.started_at,
-            "healthy": report.healthy,
-            "health_message": report.health_message,
-            "cpu_cores": report.cpu_cores,
-        }
+def _changes_state(stored: NodeStatus, fresh: NodeStatus) -> bool:
+    """A change controllers react to (not just a newer timestamp or utilization)."""
+    return (
+        stored.state is not fresh.state
+        or stored.instances != fresh.instances
+        or stored.agent != fresh.agent
     )
-    update_instance_status(session=session, instance_id=instance.metadata.id, status=status)
-    if report.state is InstanceState.FAILED and instance.status.state is not InstanceState.FAILED:
-        record(
-            session,
-            tenant=instance.metadata.tenant,
-            kind="Instance",
-            object_id=instance.metadata.id,
-            name=instance.metadata.name,
-            reason="InstanceFailed",
-            message=f"instance {instance.metadata.name} failed on node {node}: {report.message}",
-            type_="Warning",
-        )
 
 
 @router.get("/nodes/{node_id}/assignments", response_model=AssignmentSet)

@@ -5,7 +5,7 @@ foreign key to ``instances``: a migration record is the history of why an instan
 outlives both the source and the target instance.
 
 Revision ID: 0004_migrations
-Revises: 0002
+Revises: 0003_telemetry
 Create Date: 2026-11-21
 """
 
@@ -17,7 +17,7 @@ from alembic import op
 from edgeorch.store.sql.types import JSONType, UTCDateTime
 
 revision: str = "0004_migrations"
-down_revision: str | None = "0002"
+down_revision: str | None = "0003_telemetry"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
