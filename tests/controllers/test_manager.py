@@ -271,3 +271,20 @@ def test_backoff_ends_and_a_full_resync_skips_backed_off_workloads(
         assert manager.workloads.last_looked == 0
     finally:
         manager.stop()
+
+
+def test_a_large_backlog_is_worked_off_in_bounded_passes(
+    h: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import edgeorch.controllers.workloads as controller
+
+    monkeypatch.setattr(controller, "MAX_WORKLOADS_PER_PASS", 2)
+    h.node("a", cpu=16)
+    ids = [h.workload(f"w{i}", 1) for i in range(5)]
+    h.manager.workloads.run_once()
+    assert h.manager.workloads.last_looked == 2 and h.manager.workloads.backlog == 3
+    assert sum(len(h.instances(w)) for w in ids) == 2
+    for _ in range(6):
+        h.manager.workloads.run_once()
+    assert all(len(h.instances(w)) == 1 for w in ids)
+    assert h.manager.workloads.backlog == 0

@@ -182,7 +182,8 @@ class ControllerManager:
             timeout = self.settings.resync
             if any(s in (NodeState.SUSPECT, NodeState.DOWN) for s in self.tracker.states.values()):
                 timeout = min(timeout, 1.0)
-            self._waiter.wait(self.workloads.last_revision, timeout, _FEED_KINDS)
+            if not self.workloads.backlog:
+                self._waiter.wait(self.workloads.last_revision, timeout, _FEED_KINDS)
             # Batch bursts of changes, and keep this thread's share of the GIL (which the API's
             # request threads need) under 1 / (1 + PASS_PACING): a pass of 0.4 s waits 1.2 s.
             self._stop.wait(max(_MIN_PASS_INTERVAL, PASS_PACING * took))

@@ -38,6 +38,9 @@ from edgeorch.placement.live import FleetView
 from edgeorch.schemas.instance import Instance
 
 RETRIES_PER_PASS = 200
+# A pass's plan is one write transaction, which holds SQLite's single write lock against the
+# API's writes; beyond this many workloads, the rest wait for the next pass (which comes at once).
+MAX_WORKLOADS_PER_PASS = 500
 BACKOFF_FIRST = 1.0
 BACKOFF_MAX = 60.0
 DEFAULT_RESYNC = 30.0
@@ -84,6 +87,7 @@ class _Look:
     seen: _Seen
     capacity_changed: bool
     full: bool
+    deferred: frozenset[str] = frozenset()
 
 
 class EventThrottle:
@@ -139,6 +143,7 @@ class WorkloadController:
         self._last_full = 0.0
         self._epoch = 0
         self._unplaced: dict[str, _Backoff] = {}
+        self._deferred: frozenset[str] = frozenset()
         self.last_revision = 0
         self.last_looked = 0  # workloads looked at by the last pass (tests, metrics)
 
@@ -233,12 +238,25 @@ class WorkloadController:
             ),
         )
         workloads |= {wid for _, wid in retry[:RETRIES_PER_PASS]}
+        workloads |= self._deferred & seen.workloads.keys()
+        deferred: frozenset[str] = frozenset()
+        if len(workloads) > MAX_WORKLOADS_PER_PASS:
+            # Those deferred last time first, then in id order: every workload gets its turn.
+            ordered = sorted(workloads, key=lambda wid: (wid not in self._deferred, wid))
+            workloads = set(ordered[:MAX_WORKLOADS_PER_PASS])
+            deferred = frozenset(ordered[MAX_WORKLOADS_PER_PASS:])
         self.last_looked = len(workloads)
-        return _Look(workloads, seen, capacity, full)
+        return _Look(workloads, seen, capacity, full, deferred)
+
+    @property
+    def backlog(self) -> int:
+        """Workloads that need a look but were left for the next pass."""
+        return len(self._deferred)
 
     def _remember(self, look: _Look, decided: Decided) -> None:
         """The pass committed: remember what it saw, and back off what it could not place."""
         self._seen = look.seen
+        self._deferred = look.deferred
         if look.full:
             self._last_full = self._monotonic()
         if look.capacity_changed:
