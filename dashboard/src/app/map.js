@@ -12,6 +12,7 @@ const MIN_K = 1;
 const MAX_K = 64;
 const HOVER_PX = 8;
 const MAX_LINKS = 3000;
+const SETTLE_MS = 120;
 
 // A node's utilization on the map: the larger of CPU and memory, the one that binds first.
 export function nodeUtil(node) {
@@ -128,7 +129,14 @@ export class WorldMap {
     this.ty = my - ((my - this.ty) * k) / this.k;
     this.k = k;
     this.clampView();
-    this.redrawAll();
+    this.interact();
+  }
+
+  panBy(dx, dy) {
+    this.tx += dx;
+    this.ty += dy;
+    this.clampView();
+    this.interact();
   }
 
   resetView() {
@@ -173,10 +181,7 @@ export class WorldMap {
         const dy = e.clientY - drag.y;
         if (Math.abs(dx) + Math.abs(dy) > 3) drag.moved = true;
         if (drag.moved) {
-          this.tx = drag.tx + dx;
-          this.ty = drag.ty + dy;
-          this.clampView();
-          this.redrawAll();
+          this.panBy(drag.tx + dx - this.tx, drag.ty + dy - this.ty);
           return;
         }
       }
@@ -322,10 +327,47 @@ export class WorldMap {
   // -- drawing ----------------------------------------------------------------------------
 
   redrawAll() {
-    const started = performance.now();
+    this.snapshot = null;
     this.drawBase();
     this.drawOverlay();
-    this.stats.lastFrameMs = performance.now() - started; // one pan or zoom step
+  }
+
+  // While the view moves (drag, wheel, buttons), each step only moves and scales a picture of
+  // both layers taken when the gesture began; the real redraw comes once the view has been
+  // still for SETTLE_MS. A full redraw of the 1:50m land and 10,000 nodes costs tens of
+  // milliseconds of rasterisation; moving a bitmap costs about one.
+  interact() {
+    const started = performance.now();
+    if (!this.snapshot) this.takeSnapshot();
+    this.drawPreview();
+    clearTimeout(this.settleTimer);
+    this.settleTimer = setTimeout(() => this.redrawAll(), SETTLE_MS);
+    this.stats.lastFrameMs = performance.now() - started;
+  }
+
+  takeSnapshot() {
+    const copy = document.createElement("canvas");
+    copy.width = this.base.width;
+    copy.height = this.base.height;
+    const ctx = copy.getContext("2d");
+    ctx.drawImage(this.base, 0, 0);
+    ctx.drawImage(this.overlay, 0, 0);
+    this.snapshot = { canvas: copy, k: this.k, tx: this.tx, ty: this.ty };
+    for (const node of this.fleet.order) node.sx = node.sy = -1e9; // no hovering mid-gesture
+  }
+
+  drawPreview() {
+    const { canvas, k, tx, ty } = this.snapshot;
+    const scale = this.k / k;
+    const ctx = this.base.getContext("2d");
+    ctx.setTransform(1, 0, 0, 1, 0, 0);
+    ctx.clearRect(0, 0, this.base.width, this.base.height);
+    const x = (this.tx - tx * scale) * this.dpr;
+    const y = (this.ty - ty * scale) * this.dpr;
+    ctx.drawImage(canvas, x, y, canvas.width * scale, canvas.height * scale);
+    const overlay = this.overlay.getContext("2d");
+    overlay.setTransform(1, 0, 0, 1, 0, 0);
+    overlay.clearRect(0, 0, this.overlay.width, this.overlay.height);
   }
 
   drawBase() {
@@ -347,6 +389,7 @@ export class WorldMap {
   }
 
   drawOverlay() {
+    if (this.snapshot) return; // mid-gesture: the settle redraw paints the latest state
     const started = performance.now();
     this.syncNodes();
     if (this.linksDirty) this.computeLinks();
@@ -358,7 +401,8 @@ export class WorldMap {
     // Links and populations, in projected coordinates under the view transform.
     ctx.setTransform(dpr * k, 0, 0, dpr * k, dpr * this.tx, dpr * this.ty);
     ctx.lineWidth = 1 / k;
-    ctx.strokeStyle = this.focusWorkload ? MAP_COLORS.linkFaint : MAP_COLORS.link;
+    const quiet = this.focusWorkload || (this.pops && this.pops.length > 20);
+    ctx.strokeStyle = quiet ? MAP_COLORS.linkFaint : MAP_COLORS.link;
     ctx.stroke(this.linkPath);
     ctx.lineWidth = 1.8 / k;
     ctx.strokeStyle = MAP_COLORS.link;
@@ -429,14 +473,18 @@ export class WorldMap {
       const p = this.projection([pop.lon, pop.lat]);
       if (!p) continue;
       const [x, y] = this.toScreen(p[0], p[1]);
-      const focused = !this.focusWorkload || pop.workloadId === this.focusWorkload;
+      // Strong for the selected workload; with none selected, present but quiet when there
+      // are many, so they do not hide the nodes.
+      const focused = this.focusWorkload
+        ? pop.workloadId === this.focusWorkload
+        : this.pops.length <= 20;
       const r = 4 + 7 * Math.sqrt(pop.weight / maxW);
       ctx.beginPath();
       ctx.arc(x, y, r, 0, Math.PI * 2);
-      ctx.fillStyle = focused ? "rgba(199,125,255,0.22)" : "rgba(199,125,255,0.07)";
+      ctx.fillStyle = focused ? "rgba(199,125,255,0.22)" : "rgba(199,125,255,0.06)";
       ctx.fill();
       ctx.lineWidth = focused ? 1.4 : 0.8;
-      ctx.strokeStyle = focused ? MAP_COLORS.population : "rgba(199,125,255,0.3)";
+      ctx.strokeStyle = focused ? MAP_COLORS.population : "rgba(199,125,255,0.35)";
       ctx.stroke();
     }
   }

@@ -209,6 +209,7 @@ var MIN_K = 1;
 var MAX_K = 64;
 var HOVER_PX = 8;
 var MAX_LINKS = 3e3;
+var SETTLE_MS = 120;
 function nodeUtil(node) {
   return Math.max(node.util[0] || 0, node.util[1] || 0);
 }
@@ -314,7 +315,13 @@ var WorldMap = class {
     this.ty = my - (my - this.ty) * k / this.k;
     this.k = k;
     this.clampView();
-    this.redrawAll();
+    this.interact();
+  }
+  panBy(dx, dy) {
+    this.tx += dx;
+    this.ty += dy;
+    this.clampView();
+    this.interact();
   }
   resetView() {
     this.k = 1;
@@ -355,10 +362,7 @@ var WorldMap = class {
         const dy = e.clientY - drag.y;
         if (Math.abs(dx) + Math.abs(dy) > 3) drag.moved = true;
         if (drag.moved) {
-          this.tx = drag.tx + dx;
-          this.ty = drag.ty + dy;
-          this.clampView();
-          this.redrawAll();
+          this.panBy(drag.tx + dx - this.tx, drag.ty + dy - this.ty);
           return;
         }
       }
@@ -488,10 +492,44 @@ var WorldMap = class {
   }
   // -- drawing ----------------------------------------------------------------------------
   redrawAll() {
-    const started = performance.now();
+    this.snapshot = null;
     this.drawBase();
     this.drawOverlay();
+  }
+  // While the view moves (drag, wheel, buttons), each step only moves and scales a picture of
+  // both layers taken when the gesture began; the real redraw comes once the view has been
+  // still for SETTLE_MS. A full redraw of the 1:50m land and 10,000 nodes costs tens of
+  // milliseconds of rasterisation; moving a bitmap costs about one.
+  interact() {
+    const started = performance.now();
+    if (!this.snapshot) this.takeSnapshot();
+    this.drawPreview();
+    clearTimeout(this.settleTimer);
+    this.settleTimer = setTimeout(() => this.redrawAll(), SETTLE_MS);
     this.stats.lastFrameMs = performance.now() - started;
+  }
+  takeSnapshot() {
+    const copy = document.createElement("canvas");
+    copy.width = this.base.width;
+    copy.height = this.base.height;
+    const ctx = copy.getContext("2d");
+    ctx.drawImage(this.base, 0, 0);
+    ctx.drawImage(this.overlay, 0, 0);
+    this.snapshot = { canvas: copy, k: this.k, tx: this.tx, ty: this.ty };
+    for (const node of this.fleet.order) node.sx = node.sy = -1e9;
+  }
+  drawPreview() {
+    const { canvas, k, tx, ty } = this.snapshot;
+    const scale = this.k / k;
+    const ctx = this.base.getContext("2d");
+    ctx.setTransform(1, 0, 0, 1, 0, 0);
+    ctx.clearRect(0, 0, this.base.width, this.base.height);
+    const x = (this.tx - tx * scale) * this.dpr;
+    const y = (this.ty - ty * scale) * this.dpr;
+    ctx.drawImage(canvas, x, y, canvas.width * scale, canvas.height * scale);
+    const overlay = this.overlay.getContext("2d");
+    overlay.setTransform(1, 0, 0, 1, 0, 0);
+    overlay.clearRect(0, 0, this.overlay.width, this.overlay.height);
   }
   drawBase() {
     const ctx = this.base.getContext("2d");
@@ -511,6 +549,7 @@ var WorldMap = class {
     ctx.stroke(this.borderPath);
   }
   drawOverlay() {
+    if (this.snapshot) return;
     const started = performance.now();
     this.syncNodes();
     if (this.linksDirty) this.computeLinks();
@@ -520,7 +559,8 @@ var WorldMap = class {
     ctx.clearRect(0, 0, this.overlay.width, this.overlay.height);
     ctx.setTransform(dpr * k, 0, 0, dpr * k, dpr * this.tx, dpr * this.ty);
     ctx.lineWidth = 1 / k;
-    ctx.strokeStyle = this.focusWorkload ? MAP_COLORS.linkFaint : MAP_COLORS.link;
+    const quiet = this.focusWorkload || this.pops && this.pops.length > 20;
+    ctx.strokeStyle = quiet ? MAP_COLORS.linkFaint : MAP_COLORS.link;
     ctx.stroke(this.linkPath);
     ctx.lineWidth = 1.8 / k;
     ctx.strokeStyle = MAP_COLORS.link;
@@ -588,14 +628,14 @@ var WorldMap = class {
       const p = this.projection([pop.lon, pop.lat]);
       if (!p) continue;
       const [x, y] = this.toScreen(p[0], p[1]);
-      const focused = !this.focusWorkload || pop.workloadId === this.focusWorkload;
+      const focused = this.focusWorkload ? pop.workloadId === this.focusWorkload : this.pops.length <= 20;
       const r = 4 + 7 * Math.sqrt(pop.weight / maxW);
       ctx.beginPath();
       ctx.arc(x, y, r, 0, Math.PI * 2);
-      ctx.fillStyle = focused ? "rgba(199,125,255,0.22)" : "rgba(199,125,255,0.07)";
+      ctx.fillStyle = focused ? "rgba(199,125,255,0.22)" : "rgba(199,125,255,0.06)";
       ctx.fill();
       ctx.lineWidth = focused ? 1.4 : 0.8;
-      ctx.strokeStyle = focused ? MAP_COLORS.population : "rgba(199,125,255,0.3)";
+      ctx.strokeStyle = focused ? MAP_COLORS.population : "rgba(199,125,255,0.35)";
       ctx.stroke();
     }
   }
