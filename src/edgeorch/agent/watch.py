@@ -39,7 +39,7 @@ from edgeorch.store.sql.orm import InstanceRow, WorkloadRow
 log = logging.getLogger("edgeorch.watch")
 
 WATCHED_KINDS = ("Instance", "Workload")
-DEFAULT_POLL_INTERVAL = 0.1
+DEFAULT_POLL_INTERVAL = 0.025  # one revision read per poll for the whole server, not per waiter
 _CHUNK = 500  # ids per IN (...) query
 _HISTORY = 64  # recent batches kept for waiters that register after their dispatch
 
