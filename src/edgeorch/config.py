@@ -9,6 +9,7 @@
 """
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -66,3 +67,27 @@ class ServerSettings:
     def admin_token_path(self) -> Path:
         """Where the first admin token is written, readable by the owner only."""
         return self.data_dir / ADMIN_TOKEN_FILE
+
+
+def env_number(
+    environ: Mapping[str, str],
+    key: str,
+    default: float,
+    *,
+    unit: str = "",
+    upper: float | None = None,
+) -> float:
+    """A positive number from ``environ[key]`` (``default`` when unset or empty); a bad value is
+    a ``ValueError`` naming the variable, the value and what is accepted."""
+    text = environ.get(key, "")
+    if not text:
+        return default
+    what = f"a number of {unit} (for example {default:g})" if unit else "a number"
+    try:
+        value = float(text)
+    except ValueError as exc:
+        raise ValueError(f"{key}={text!r} is not {what}") from exc
+    if value <= 0 or (upper is not None and value > upper):
+        limit = f" and at most {upper:g}" if upper is not None else ""
+        raise ValueError(f"{key}={text!r} must be positive{limit}")
+    return value

@@ -22,23 +22,9 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from edgeorch.config import env_number
+
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-
-
-def _number(
-    env: Mapping[str, str], key: str, default: float, *, upper: float | None = None
-) -> float:
-    text = env.get(key, "")
-    if not text:
-        return default
-    try:
-        value = float(text)
-    except ValueError as exc:
-        raise ValueError(f"{key}={text!r} is not a number") from exc
-    if value <= 0 or (upper is not None and value > upper):
-        limit = f" and at most {upper:g}" if upper is not None else ""
-        raise ValueError(f"{key}={text!r} must be positive{limit}")
-    return value
 
 
 def parse_networks(text: str) -> tuple[Network, ...]:
@@ -75,12 +61,14 @@ class AlertSettings:
         """The settings from ``EDGEORCH_ALERT_*``; a bad value is a ValueError naming it."""
         env = os.environ if environ is None else environ
         return cls(
-            interval=_number(env, "EDGEORCH_ALERT_INTERVAL", 5.0),
-            window=_number(env, "EDGEORCH_ALERT_WINDOW", 300.0),
-            min_requests=int(_number(env, "EDGEORCH_ALERT_MIN_REQUESTS", 20)),
-            response_time_ms=_number(env, "EDGEORCH_ALERT_RESPONSE_TIME_MS", 100.0),
-            error_rate=_number(env, "EDGEORCH_ALERT_ERROR_RATE", 0.05, upper=1.0),
-            capacity_threshold=_number(env, "EDGEORCH_ALERT_CAPACITY_THRESHOLD", 0.85, upper=1.0),
+            interval=env_number(env, "EDGEORCH_ALERT_INTERVAL", 5.0),
+            window=env_number(env, "EDGEORCH_ALERT_WINDOW", 300.0),
+            min_requests=int(env_number(env, "EDGEORCH_ALERT_MIN_REQUESTS", 20)),
+            response_time_ms=env_number(env, "EDGEORCH_ALERT_RESPONSE_TIME_MS", 100.0),
+            error_rate=env_number(env, "EDGEORCH_ALERT_ERROR_RATE", 0.05, upper=1.0),
+            capacity_threshold=env_number(
+                env, "EDGEORCH_ALERT_CAPACITY_THRESHOLD", 0.85, upper=1.0
+            ),
             webhook_url=env.get("EDGEORCH_ALERT_WEBHOOK_URL") or None,
             webhook_allow=parse_networks(env.get("EDGEORCH_ALERT_WEBHOOK_ALLOW_NETWORKS", "")),
         )

@@ -35,6 +35,7 @@ from typing import Literal
 
 from sqlalchemy.orm import Session
 
+from edgeorch.config import env_number
 from edgeorch.controllers.feed import FeedWaiter, NodeCache
 from edgeorch.controllers.reconcile import MIGRATING, MIGRATION, REASON, REPLACES
 from edgeorch.domain.enums import InstanceState, NodeScheduling, NodeState, Runtime
@@ -88,14 +89,7 @@ class MigrationRefused(Exception):
 
 def migration_timeout() -> float:
     """Seconds a migration may take before its switchover: ``EDGEORCH_MIGRATION_TIMEOUT``."""
-    text = os.environ.get("EDGEORCH_MIGRATION_TIMEOUT", "")
-    try:
-        value = float(text) if text else DEFAULT_TIMEOUT
-    except ValueError as exc:
-        raise ValueError(f"EDGEORCH_MIGRATION_TIMEOUT={text!r} is not a number of seconds") from exc
-    if value <= 0:
-        raise ValueError(f"EDGEORCH_MIGRATION_TIMEOUT={text!r} must be positive")
-    return value
+    return env_number(os.environ, "EDGEORCH_MIGRATION_TIMEOUT", DEFAULT_TIMEOUT, unit="seconds")
 
 
 # -- the pure phase machine -------------------------------------------------------------------

@@ -15,22 +15,15 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from edgeorch.config import env_number
+
 DEFAULT_SUSPECT_AFTER = 15.0
 DEFAULT_DOWN_AFTER = 30.0
 DEFAULT_RESYNC = 30.0
 
 
 def _seconds(environ: Mapping[str, str], key: str, default: float) -> float:
-    text = environ.get(key, "")
-    if not text:
-        return default
-    try:
-        value = float(text)
-    except ValueError as exc:
-        raise ValueError(f"{key}={text!r} is not a number of seconds (for example 15)") from exc
-    if value <= 0:
-        raise ValueError(f"{key}={text!r} must be a positive number of seconds")
-    return value
+    return env_number(environ, key, default, unit="seconds")
 
 
 @dataclass(frozen=True)

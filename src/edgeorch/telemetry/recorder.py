@@ -28,6 +28,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from edgeorch.config import env_number
 from edgeorch.schemas.instance import Instance
 from edgeorch.schemas.node import Node, Utilization
 from edgeorch.store.database import Database
@@ -45,19 +46,6 @@ log = logging.getLogger("edgeorch.telemetry")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def _env_number(environ: Mapping[str, str], key: str, default: float) -> float:
-    text = environ.get(key, "")
-    if not text:
-        return default
-    try:
-        value = float(text)
-    except ValueError as exc:
-        raise ValueError(f"{key}={text!r} is not a number") from exc
-    if value <= 0:
-        raise ValueError(f"{key}={text!r} must be positive")
-    return value
-
-
 @dataclass(frozen=True)
 class TelemetrySettings:
     """Bucket sizes, flush interval and retention of recorded telemetry."""
@@ -73,10 +61,10 @@ class TelemetrySettings:
         """The settings from ``EDGEORCH_TELEMETRY_*`` (see the module docstring)."""
         env = os.environ if environ is None else environ
         return cls(
-            bucket_seconds=max(1, int(_env_number(env, "EDGEORCH_TELEMETRY_BUCKET_SECONDS", 10))),
-            usage_seconds=max(1, int(_env_number(env, "EDGEORCH_TELEMETRY_USAGE_SECONDS", 60))),
-            flush_seconds=_env_number(env, "EDGEORCH_TELEMETRY_FLUSH_SECONDS", 5.0),
-            retention=timedelta(hours=_env_number(env, "EDGEORCH_TELEMETRY_RETENTION_HOURS", 168)),
+            bucket_seconds=max(1, int(env_number(env, "EDGEORCH_TELEMETRY_BUCKET_SECONDS", 10))),
+            usage_seconds=max(1, int(env_number(env, "EDGEORCH_TELEMETRY_USAGE_SECONDS", 60))),
+            flush_seconds=env_number(env, "EDGEORCH_TELEMETRY_FLUSH_SECONDS", 5.0),
+            retention=timedelta(hours=env_number(env, "EDGEORCH_TELEMETRY_RETENTION_HOURS", 168)),
         )
 
 
