@@ -4,9 +4,9 @@ Starts a real ``edgeorch server`` (SQLite in a temporary directory, loopback), j
 nodes through the agent API, then sends heartbeats from ``--concurrency`` closed-loop senders
 (each sends its next beat as soon as the previous one is answered, cycling over the nodes) for
 ``--duration`` seconds, over keep-alive connections with a minimal HTTP/1.1 client (so the
-load generator is not the bottleneck). Reports beats/s, the server's CPU time per beat (user + system, from
-``psutil``, so it does not depend on how busy the machine is with other work) and the latency
-p50/p99 seen by the senders.
+load generator is not the bottleneck). Reports beats/s, the server's CPU time per beat (user +
+system, from ``psutil``, so it does not depend on how busy the machine is with other work) and
+the latency p50/p99 seen by the senders.
 
 ``--persist-every K`` moves every K-th beat's utilization by 0.2, which makes the server write
 the node row (``agent/presence.py``); by default utilization moves by less than the 0.1 step,

@@ -1,24 +1,35 @@
 """Fleet-simulator scale benchmark: N simulated agents heartbeating against one server.
 
 The server is a real ``edgeorch server`` process (SQLite, loopback); the agents run in this
-process on one event loop (``edgeorch.sim.runner``). Measures, after every node has joined:
-heartbeat latency (p50/p99, measured by the agents), the server's CPU (% of one core, sampled)
-and RSS, and node-state changes to ``suspect``/``down`` (false node-down) from the event log
-when a node-lifecycle controller records them.
+process on one event loop (``edgeorch.sim.runner``), speaking the real agent protocol. Measures,
+once every node has joined (and the ``--workloads`` are running):
+
+- heartbeat latency p50/p99 as the agents see it, and heartbeats ok/failed;
+- the server's CPU (% of one core, sampled every second) and RSS, and this process's CPU;
+- node-state changes to ``suspect``/``down`` recorded while nothing was killed (false node-downs);
+- with ``--kill K``: K nodes die at once after the steady-state window; the time until every
+  workload that had an instance on them runs all its replicas on live nodes again.
+
+The agents' HTTP client goes through :class:`ShardedTransport`: httpx's connection pool scans
+all its connections on every request, which at 10,000 agents (a heartbeat and a long-poll each)
+made the simulator, not the server, the bottleneck.
 
 Usage: .venv/bin/python bench/sim_scale.py [--nodes 10000] [--interval 10] [--duration 600]
-       [--watch-timeout 30]      (--duration 120 for a quick run)
+       [--watch-timeout 30] [--no-watch] [--workloads 0 --replicas 2] [--kill 0] [--profile FILE]
 """
 
 import argparse
 import asyncio
 import os
+import random
 import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+import zlib
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +40,8 @@ from edgeorch.sim.fleet import generate_fleet
 from edgeorch.sim.runner import SimConfig, Simulation
 
 TOKEN = "bench-admin-token-0123456789abcdef"
+NODES_PER_SHARD = 16
+STATE_REASONS = ("NodeSuspect", "NodeDown")
 
 
 def _free_port() -> int:
@@ -37,36 +50,230 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-class Sampler:
-    """Samples a process's CPU and RSS every second in a thread."""
+class ShardedTransport(httpx.AsyncBaseTransport):
+    """Requests of one node always use the same small pool (by the node id in the path)."""
 
-    def __init__(self, pid: int) -> None:
-        self.proc = psutil.Process(pid)
+    def __init__(self, nodes: int) -> None:
+        shards = max(1, nodes // NODES_PER_SHARD)
+        size = 2 * NODES_PER_SHARD + 8  # a heartbeat and a watch per node may be in flight
+        limits = httpx.Limits(max_connections=size, max_keepalive_connections=size)
+        self._shards = [httpx.AsyncHTTPTransport(limits=limits) for _ in range(shards)]
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        key = path.split("/nodes/", 1)[1].split("/", 1)[0] if "/nodes/" in path else path
+        shard = self._shards[zlib.crc32(key.encode()) % len(self._shards)]
+        return await shard.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        for shard in self._shards:
+            await shard.aclose()
+
+
+class Sampler:
+    """Samples processes' CPU and RSS every second in a thread."""
+
+    def __init__(self, server: int) -> None:
+        self.proc = psutil.Process(server)
+        self.me = psutil.Process(os.getpid())
         self.cpu: list[float] = []
         self.rss: list[int] = []
+        self.sim_cpu: list[float] = []
         self.stop = threading.Event()
         self.proc.cpu_percent(None)
+        self.me.cpu_percent(None)
         threading.Thread(target=self._run, daemon=True).start()
 
     def _run(self) -> None:
         while not self.stop.wait(1.0):
             self.cpu.append(self.proc.cpu_percent(None))
             self.rss.append(self.proc.memory_info().rss)
+            self.sim_cpu.append(self.me.cpu_percent(None))
 
     def reset(self) -> None:
         self.cpu.clear()
         self.rss.clear()
+        self.sim_cpu.clear()
 
 
-def _state_events(url: str) -> dict[str, int]:
+async def _pages(client: httpx.AsyncClient, path: str, **params: Any) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    cursor = None
+    while True:
+        query = {"limit": 1000, **params, **({"continue": cursor} if cursor else {})}
+        answer = await client.get(path, params=query)
+        answer.raise_for_status()
+        data = answer.json()
+        items += data["items"]
+        cursor = data["metadata"].get("continue")
+        if not cursor:
+            return items
+
+
+async def _state_events(client: httpx.AsyncClient, since: int) -> Counter[str]:
+    events = await _pages(client, "/api/v1/events", kind="Node", since_revision=since)
+    return Counter(e["reason"] for e in events if e["reason"] in STATE_REASONS)
+
+
+async def _revision(client: httpx.AsyncClient) -> int:
+    answer = await client.get("/api/v1/events", params={"limit": 1})
+    return int(answer.json()["metadata"]["revision"])
+
+
+async def _apply_workloads(client: httpx.AsyncClient, count: int, replicas: int) -> None:
+    for i in range(count):
+        body = {
+            "metadata": {"name": f"bench-{i:04d}"},
+            "spec": {
+                "runtime": "process",
+                "artifact": {"command": ["sleep", "3600"]},
+                "replicas": replicas,
+                "resources": {"cpu": 0.1, "memory_mb": 64},
+            },
+        }
+        answer = await client.post("/api/v1/workloads", json=body)
+        answer.raise_for_status()
+
+
+async def _placement(client: httpx.AsyncClient) -> dict[str, list[str]]:
+    """Workload id → the nodes its running instances are on."""
+    out: dict[str, list[str]] = {}
+    for item in await _pages(client, "/api/v1/instances", state="running"):
+        node = item["spec"].get("node_id")
+        if node:
+            out.setdefault(item["spec"]["workload_id"], []).append(node)
+    return out
+
+
+async def _wait_running(client: httpx.AsyncClient, expected: int, timeout: float) -> float:
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        running = sum(len(v) for v in (await _placement(client)).values())
+        if running >= expected:
+            break
+        await asyncio.sleep(2.0)
+    return time.monotonic() - started
+
+
+async def _run(
+    args: argparse.Namespace, config: SimConfig, sampler: Sampler, url: str
+) -> dict[str, Any]:
     headers = {"authorization": f"Bearer {TOKEN}"}
-    counts: dict[str, int] = {}
-    answer = httpx.get(f"{url}/api/v1/events", params={"limit": 1000}, headers=headers, timeout=60)
-    for event in answer.json().get("items", []):
-        reason = event.get("reason", "")
-        if any(w in reason.lower() for w in ("down", "suspect", "lost")):
-            counts[reason] = counts.get(reason, 0) + 1
-    return counts
+    admin = httpx.AsyncClient(base_url=url, headers=headers, timeout=120)
+    sim = Simulation(config, transport=ShardedTransport(args.nodes))
+    stop = asyncio.Event()
+    started = time.monotonic()
+    task = asyncio.create_task(sim.run(stop))
+    while sim.stats.joined + sim.stats.join_failures < args.nodes:
+        await asyncio.sleep(1.0)
+    out: dict[str, Any] = {"join_s": time.monotonic() - started}
+    expected = args.workloads * args.replicas
+    if expected:
+        await _apply_workloads(admin, args.workloads, args.replicas)
+        out["place_s"] = await _wait_running(admin, expected, 600)
+    # Steady state only: what happened while nodes joined and instances started is dropped.
+    since = await _revision(admin)
+    sim.stats.heartbeat_latencies.clear()
+    sim.stats.heartbeats = sim.stats.heartbeat_failures = 0
+    sampler.reset()
+    spy = None
+    if args.profile:  # py-spy --gil: where the server's CPU goes during the window
+        spy = subprocess.Popen(
+            [str(Path(sys.executable).with_name("py-spy")), "record", "--gil", "-r", "100",
+             "-f", "raw", "-o", args.profile, "-d", str(int(args.duration)),
+             "--pid", str(sampler.proc.pid)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+    await asyncio.sleep(args.duration)
+    if spy is not None:
+        spy.wait(60)
+    out["steady"] = _snapshot(sim, sampler)
+    out["false_downs"] = await _state_events(admin, since)
+    if args.kill:
+        out["kill"] = await _kill(args, sim, admin, expected)
+    stop.set()
+    await task
+    await admin.aclose()
+    return out
+
+
+def _snapshot(sim: Simulation, sampler: Sampler) -> dict[str, Any]:
+    latencies = sorted(sim.stats.heartbeat_latencies) or [0.0]
+    cpu = sorted(sampler.cpu) or [0.0]
+    return {
+        "beats": sim.stats.heartbeats,
+        "failed": sim.stats.heartbeat_failures,
+        "p50": latencies[len(latencies) // 2] * 1000,
+        "p99": latencies[int(0.99 * (len(latencies) - 1))] * 1000,
+        "cpu_mean": sum(cpu) / len(cpu),
+        "cpu_p95": cpu[int(0.95 * (len(cpu) - 1))],
+        "rss": max(sampler.rss or [0]) / 1e6,
+        "sim_cpu": sum(sampler.sim_cpu) / max(1, len(sampler.sim_cpu)),
+    }
+
+
+async def _kill(
+    args: argparse.Namespace, sim: Simulation, admin: httpx.AsyncClient, expected: int
+) -> dict[str, Any]:
+    placement = await _placement(admin)
+    names = {a.credential.node_id: name for name, a in sim.agents.items() if a.credential}
+    victims = random.Random(1).sample(sorted(names), args.kill)
+    dead = set(victims)
+    hit = {w for w, nodes in placement.items() if dead & set(nodes)}
+    since = await _revision(admin)
+    sim.kill([names[n] for n in victims])
+    killed_at = time.monotonic()
+    recovered: dict[str, float] = {}
+    while len(recovered) < len(hit) and time.monotonic() - killed_at < args.kill_timeout:
+        await asyncio.sleep(2.0)
+        now = await _placement(admin)
+        for w in hit - recovered.keys():
+            if len([n for n in now.get(w, []) if n not in dead]) >= args.replicas:
+                recovered[w] = time.monotonic() - killed_at
+    times = sorted(recovered.values()) or [0.0]
+    events = await _state_events(admin, since)
+    return {
+        "killed": args.kill,
+        "workloads_hit": len(hit),
+        "instances_hit": sum(len(dead & set(n)) for n in placement.values()),
+        "recovered": len(recovered),
+        "p50_s": times[len(times) // 2],
+        "all_s": times[-1] if len(recovered) == len(hit) else None,
+        "down_events": events.get("NodeDown", 0),
+        "suspect_events": events.get("NodeSuspect", 0),
+    }
+
+
+def _report(args: argparse.Namespace, out: dict[str, Any]) -> None:
+    steady = out["steady"]
+    expected = args.nodes * args.duration / args.interval
+    watch = "off" if args.no_watch else f"{args.watch_timeout:g} s"
+    print(f"| nodes | {args.nodes} |")
+    print(f"| heartbeat interval / watch long-poll | {args.interval:g} s / {watch} |")
+    print(f"| join all nodes (mint + join) | {out['join_s']:.0f} s |")
+    if "place_s" in out:
+        placed = f"{args.workloads} workloads x {args.replicas} replicas running"
+        print(f"| {placed} | {out['place_s']:.0f} s |")
+    print(f"| steady-state window | {args.duration:g} s |")
+    print(f"| heartbeats ok / failed / expected | {steady['beats']} / {steady['failed']} / "
+          f"{expected:.0f} |")  # fmt: skip
+    print(f"| heartbeat p50 / p99 | {steady['p50']:.1f} / {steady['p99']:.1f} ms |")
+    print(f"| server CPU mean / p95 (% of one core) | {steady['cpu_mean']:.0f} / "
+          f"{steady['cpu_p95']:.0f} |")  # fmt: skip
+    print(f"| simulator CPU mean (% of one core) | {steady['sim_cpu']:.0f} |")
+    print(f"| server RSS max | {steady['rss']:.0f} MB |")
+    downs = out["false_downs"]
+    shown = ", ".join(f"{k} {v}" for k, v in sorted(downs.items())) or "none"
+    print(f"| false node suspect/down (steady state) | {shown} |")
+    kill = out.get("kill")
+    if kill:
+        print(f"| killed at once | {kill['killed']} nodes ({kill['instances_hit']} instances of "
+              f"{kill['workloads_hit']} workloads) |")  # fmt: skip
+        done = "not all" if kill["all_s"] is None else f"{kill['all_s']:.0f} s"
+        print(f"| workloads whole again on live nodes: p50 / all | {kill['p50_s']:.0f} s / "
+              f"{done} ({kill['recovered']} of {kill['workloads_hit']}) |")  # fmt: skip
+        print(f"| NodeSuspect / NodeDown events after the kill | {kill['suspect_events']} / "
+              f"{kill['down_events']} |")  # fmt: skip
 
 
 def main() -> None:
@@ -77,6 +284,11 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=600.0)
     parser.add_argument("--watch-timeout", type=float, default=30.0)
     parser.add_argument("--no-watch", action="store_true", help="heartbeats only, no long-polls")
+    parser.add_argument("--workloads", type=int, default=0)
+    parser.add_argument("--replicas", type=int, default=2)
+    parser.add_argument("--kill", type=int, default=0, help="nodes to kill after the window")
+    parser.add_argument("--kill-timeout", type=float, default=600.0)
+    parser.add_argument("--profile", default="", help="py-spy raw stacks of the server here")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="sim-scale-"))
     port = _free_port()
@@ -105,57 +317,15 @@ def main() -> None:
             watch=not args.no_watch,
             request_timeout=60.0,
         )
-        result = asyncio.run(_run(config, sampler, args.duration, args.nodes))
-        events = _state_events(url)
+        out = asyncio.run(_run(args, config, sampler, url))
     finally:
         server.terminate()
         try:
             server.wait(30)
         except subprocess.TimeoutExpired:
             server.kill()
-    _report(args, result, sampler, events)
-
-
-async def _run(config: SimConfig, sampler: Sampler, duration: float, count: int) -> dict[str, Any]:
-    sim = Simulation(config)
-    stop = asyncio.Event()
-    started = time.monotonic()
-    task = asyncio.create_task(sim.run(stop))
-    while sim.stats.joined + sim.stats.join_failures < count:
-        await asyncio.sleep(1.0)
-    joined_after = time.monotonic() - started
-    # Measure steady state only: heartbeats and samples taken while nodes were joining are
-    # dropped.
-    sim.stats.heartbeat_latencies.clear()
-    sim.stats.heartbeats = sim.stats.heartbeat_failures = 0
-    sampler.reset()
-    await asyncio.sleep(duration)
-    stop.set()
-    summary = await task
-    return {"summary": summary, "join_s": joined_after}
-
-
-def _report(args: Any, result: dict[str, Any], sampler: Sampler, events: dict[str, int]) -> None:
-    summary = result["summary"]
-    cpu = sorted(sampler.cpu) or [0.0]
-    rss = max(sampler.rss or [0]) / 1e6
-    expected = args.nodes * args.duration / args.interval
-    print(f"| nodes | {args.nodes} |")
-    print(
-        f"| heartbeat interval / watch long-poll | {args.interval:g} s / "
-        f"{'off' if args.no_watch else f'{args.watch_timeout:g} s'} |"
-    )
-    print(f"| join all nodes (mint + apply + join) | {result['join_s']:.0f} s |")
-    print(f"| steady-state window | {args.duration:g} s |")
-    print(f"| heartbeats ok / failed / expected | {summary.heartbeats} / "
-          f"{summary.heartbeat_failures} / {expected:.0f} |")  # fmt: skip
-    print(f"| heartbeat p50 / p99 | {summary.heartbeat_p50_ms:.1f} / "
-          f"{summary.heartbeat_p99_ms:.1f} ms |")  # fmt: skip
-    print(f"| server CPU mean / p95 (% of one core) | {sum(cpu) / len(cpu):.0f} / "
-          f"{cpu[int(0.95 * (len(cpu) - 1))]:.0f} |")  # fmt: skip
-    print(f"| server RSS max | {rss:.0f} MB |")
-    shown = ", ".join(f"{k} {v}" for k, v in events.items()) or "none recorded"
-    print(f"| node suspect/down/lost events | {shown} |")
+        print(f"(server log: {tmp / 'server.log'})", file=sys.stderr)
+    _report(args, out)
 
 
 if __name__ == "__main__":

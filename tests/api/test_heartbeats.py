@@ -15,6 +15,7 @@ from tests.conftest import FakeClock
 
 from edgeorch.agent.presence import Presence
 from edgeorch.agent.watch import AssignmentHub
+from edgeorch.api import heartbeats
 from edgeorch.api.heartbeats import HeartbeatState
 from edgeorch.domain.enums import NodeState
 from edgeorch.schemas.instance import InstanceSpec
@@ -211,3 +212,28 @@ def test_stale_beat_does_not_undo_a_node_down(agent: Agent) -> None:
     agent.beats.follow()
     assert agent.beat().json() == {"state": "ready", "persisted": True, "instances_updated": 0}
     assert agent.stored().status.state is NodeState.READY
+
+
+def test_a_failed_commit_is_not_acknowledged(agent: Agent, monkeypatch: pytest.MonkeyPatch) -> None:
+    instance_id = _instance(agent.api, agent.node_id)
+    agent.beat()
+
+    def broken(**_: object) -> None:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(heartbeats, "update_instance_status", broken)
+    report = {"id": instance_id, "state": "running"}
+    client = TestClient(
+        agent.client.app, headers=agent.client.headers, raise_server_exceptions=False
+    )
+    answer = client.post(
+        f"/api/v1/agent/nodes/{agent.node_id}/heartbeat", json={"instances": [report]}
+    )
+    assert answer.status_code == 500  # the agent will send the report again
+    with agent.api.database.session() as session:
+        assert read_instance(session=session, ref=instance_id, tenant=None).status.state == (
+            "pending"
+        )
+    monkeypatch.undo()
+    # The view was dropped with the failed batch: the next beat reads the store and writes.
+    assert agent.beat(instances=[report]).json()["instances_updated"] == 1

@@ -6,7 +6,9 @@ the node row is persisted only when something a controller cares about changed (
 count, utilization by at least ``UTILIZATION_STEP``, agent facts) or at least every
 ``PERSIST_INTERVAL`` seconds. A node-lifecycle controller in the same process reads
 :meth:`Presence.last_seen`; one in another replica reads ``status.last_heartbeat``, which is at
-most ``PERSIST_INTERVAL`` seconds stale.
+most ``PERSIST_INTERVAL`` seconds (plus the writer's one-second group commit) stale. The writes
+themselves are made by ``edgeorch.api.heartbeats``, which also keeps the stored status the
+decision compares against in memory.
 """
 
 import threading

@@ -100,7 +100,9 @@ class Heartbeat(StrictModel):
 
 
 class HeartbeatAck(BaseModel):
-    """The answer to a heartbeat: the node's state and whether the node row was written."""
+    """The answer to a heartbeat: the node's state, whether the node row is written (a change:
+    already durable; a periodic refresh: queued for the next group commit, within a second) and
+    how many instance reports were written (durable)."""
 
     state: NodeState
     persisted: bool

@@ -48,6 +48,7 @@ from sqlalchemy.orm import Session
 from edgeorch.agent.presence import Presence
 from edgeorch.agent.protocol import InstanceReport
 from edgeorch.api.events import record
+from edgeorch.api.problems import ApiProblem
 from edgeorch.domain.enums import InstanceState
 from edgeorch.schemas.instance import Instance
 from edgeorch.schemas.node import Node, NodeStatus
@@ -156,7 +157,8 @@ class HeartbeatState:
 
     def close(self) -> None:
         """Stop the thread after committing what is queued."""
-        self._stop.set()
+        with self._lock:
+            self._stop.set()
         self._wake.set()
         self._unlisten()
         if self._thread is not None:
@@ -204,6 +206,10 @@ class HeartbeatState:
         self.start()
         waiter: Future[int] | None = Future() if urgent else None
         with self._lock:
+            if self._stop.is_set():  # close() commits only what was queued before it
+                raise ApiProblem(
+                    503, "Service Unavailable", "the server is shutting down; send the beat again"
+                )
             pending = self._pending.get(node_id)
             if pending is None:
                 pending = self._pending[node_id] = _Pending(
@@ -236,7 +242,10 @@ class HeartbeatState:
                 log.exception("heartbeats: reading the change feed failed")
                 self._stop.wait(1.0)
             if self._due():
-                self.flush()
+                try:
+                    self.flush()
+                except Exception:  # flush() settles its waiters itself; keep the thread alive
+                    log.exception("heartbeats: committing queued writes failed")
             for tick in self._ticks:
                 try:
                     tick()
@@ -284,7 +293,7 @@ class HeartbeatState:
             for node_id, pending in batch.items():
                 self._presence.forget_persisted(node_id)
                 for waiter in pending.waiters:
-                    waiter.set_exception(exc)
+                    _settle(waiter, error=exc)
             return
         self._applied(batch, outcomes, revision)
 
@@ -301,10 +310,13 @@ class HeartbeatState:
                     continue
                 if view is None:
                     continue
+                if any(i.metadata.id not in view.bound for i in outcome.instances):
+                    self._drop(node_id)  # bound here after the view was read: read it again
+                    continue
                 if outcome.node is not None:
                     view.node = outcome.node
                 for instance in outcome.instances:
-                    view.bound[instance.metadata.id] = instance
+                    view.bound[instance.metadata.id] = instance  # replaces: the size stays
                 if revision is not None:
                     view.revision = revision
         for node_id, pending in batch.items():
@@ -313,9 +325,9 @@ class HeartbeatState:
                 self._presence.forget_persisted(node_id)
             for waiter in pending.waiters:
                 if outcome.gone:
-                    waiter.set_exception(NotFound("Node", node_id, None))
+                    _settle(waiter, error=NotFound("Node", node_id, None))
                 else:
-                    waiter.set_result(len(outcome.instances))
+                    _settle(waiter, result=len(outcome.instances))
 
     def follow(self) -> None:
         """Read the change feed since the last call and drop the views others changed."""
@@ -362,6 +374,15 @@ class HeartbeatState:
             for iid in view.bound:
                 if self._instance_node.get(iid) == node_id:
                     del self._instance_node[iid]
+
+
+def _settle(waiter: "Future[int]", *, result: int = 0, error: BaseException | None = None) -> None:
+    """Complete a waiter, unless its beat went away (a cancelled request cancels it)."""
+    if waiter.set_running_or_notify_cancel():
+        if error is None:
+            waiter.set_result(result)
+        else:
+            waiter.set_exception(error)
 
 
 async def wait_durable(waiter: "Future[int]") -> int:
