@@ -54,6 +54,7 @@ from edgeorch.schemas.instance import Instance
 from edgeorch.schemas.node import Node, NodeStatus
 from edgeorch.store import (
     Change,
+    Conflict,
     Database,
     NotFound,
     current_revision,
@@ -429,17 +430,23 @@ def _health_or_usage_moved(report: InstanceReport, instance: Instance) -> bool:
 
 def _write(session: Session, node_id: str, pending: _Pending) -> _Outcome:
     outcome = _Outcome()
-    version = session.scalar(select(NodeRow.resource_version).where(NodeRow.id == node_id))
-    if version is None:
+    if pending.status is not None:
+        try:
+            # Both errors are raised before the row is touched, so the batch goes on.
+            outcome.node = update_node_status(
+                session=session,
+                node_id=node_id,
+                status=pending.status,
+                expected_version=pending.base_version,
+            )
+        except NotFound:
+            outcome.gone = True
+            return outcome
+        except Conflict:
+            outcome.raced = True
+    elif session.scalar(select(NodeRow.id).where(NodeRow.id == node_id)) is None:
         outcome.gone = True
         return outcome
-    if pending.status is not None:
-        if version == pending.base_version:
-            outcome.node = update_node_status(
-                session=session, node_id=node_id, status=pending.status
-            )
-        else:
-            outcome.raced = True
     if pending.reports:
         rows = session.scalars(
             select(InstanceRow).where(
