@@ -6,8 +6,8 @@ from edgeorch.alerts.model import SEVERITIES, STATES, Alert, to_alert
 from edgeorch.api.auth import Principal, get_database, require_read, tenant_for_read
 from edgeorch.api.params import PageParams, page_params, tenant_query
 from edgeorch.api.problems import ApiProblem
-from edgeorch.api.responses import json_model
-from edgeorch.schemas.envelope import ListMeta, ObjectList
+from edgeorch.api.responses import page_json
+from edgeorch.schemas.envelope import ObjectList
 from edgeorch.store import Database
 from edgeorch.store.sql.alerts import list_alerts
 
@@ -46,9 +46,4 @@ def get_alerts(
             limit=page.limit,
             continue_token=page.continue_token,
         )
-    body = ObjectList[Alert](
-        kind="AlertList",
-        metadata=ListMeta(revision=result.revision, continue_=result.continue_token),
-        items=[to_alert(a) for a in result.items],
-    )
-    return json_model(body)
+    return page_json("AlertList", result, [to_alert(a) for a in result.items])

@@ -4,8 +4,8 @@ from fastapi import APIRouter, Depends, Query, Response
 
 from edgeorch.api.auth import Principal, get_database, require_read, tenant_for_read
 from edgeorch.api.params import PageParams, page_params, tenant_query
-from edgeorch.api.responses import json_model
-from edgeorch.schemas.envelope import ListMeta, ObjectList
+from edgeorch.api.responses import page_json
+from edgeorch.schemas.envelope import ObjectList
 from edgeorch.schemas.event import Event
 from edgeorch.store import Database, list_events
 
@@ -33,9 +33,4 @@ def get_events(
             limit=page.limit,
             continue_token=page.continue_token,
         )
-    body = ObjectList[Event](
-        kind="EventList",
-        metadata=ListMeta(revision=result.revision, continue_=result.continue_token),
-        items=result.items,
-    )
-    return json_model(body)
+    return page_json("EventList", result)

@@ -4,9 +4,9 @@ from fastapi import APIRouter, Depends, Query, Response
 
 from edgeorch.api.auth import Principal, get_database, require_read, tenant_for_read
 from edgeorch.api.params import PageParams, page_params, tenant_query
-from edgeorch.api.responses import json_model
+from edgeorch.api.responses import page_json
 from edgeorch.domain.enums import InstanceState
-from edgeorch.schemas.envelope import ListMeta, ObjectList
+from edgeorch.schemas.envelope import ObjectList
 from edgeorch.schemas.instance import Instance
 from edgeorch.store import Database, list_instances, read_node, read_workload
 
@@ -41,9 +41,4 @@ def get_instances(
             limit=page.limit,
             continue_token=page.continue_token,
         )
-    body = ObjectList[Instance](
-        kind="InstanceList",
-        metadata=ListMeta(revision=result.revision, continue_=result.continue_token),
-        items=result.items,
-    )
-    return json_model(body)
+    return page_json("InstanceList", result)

@@ -25,11 +25,11 @@ from edgeorch.api.auth import (
 )
 from edgeorch.api.params import PageParams, page_params, tenant_query
 from edgeorch.api.problems import ApiProblem
-from edgeorch.api.responses import json_model
+from edgeorch.api.responses import json_model, page_json
 from edgeorch.api.routes.agent import require_node
 from edgeorch.controllers.migrations import MigrationRefused, apply_report, begin_migration
 from edgeorch.placement.live import LiveFleet
-from edgeorch.schemas.envelope import ListMeta, ObjectList
+from edgeorch.schemas.envelope import ObjectList
 from edgeorch.schemas.migration import (
     AUTO,
     Migration,
@@ -107,12 +107,7 @@ def get_migrations(
             limit=page.limit,
             continue_token=page.continue_token,
         )
-    body = ObjectList[Migration](
-        kind="MigrationList",
-        metadata=ListMeta(revision=result.revision, continue_=result.continue_token),
-        items=result.items,
-    )
-    return json_model(body)
+    return page_json("MigrationList", result)
 
 
 @router.get("/{migration_id}", response_model=Migration)

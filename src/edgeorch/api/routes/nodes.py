@@ -13,10 +13,10 @@ from edgeorch.api.auth import (
 )
 from edgeorch.api.events import record_about
 from edgeorch.api.params import PageParams, label_selector, page_params, tenant_query
-from edgeorch.api.responses import json_model
+from edgeorch.api.responses import json_model, page_json
 from edgeorch.controllers.rollout import drain_progress
 from edgeorch.domain.enums import EdgeType, NodeScheduling, NodeState
-from edgeorch.schemas.envelope import ListMeta, ObjectList
+from edgeorch.schemas.envelope import ObjectList
 from edgeorch.schemas.instance import Instance
 from edgeorch.schemas.node import Node, NodeConfigUpdate, NodeCreate
 from edgeorch.schemas.workload import Workload
@@ -58,12 +58,7 @@ def get_nodes(
             limit=page.limit,
             continue_token=page.continue_token,
         )
-    body = ObjectList[Node](
-        kind="NodeList",
-        metadata=ListMeta(revision=result.revision, continue_=result.continue_token),
-        items=result.items,
-    )
-    return json_model(body)
+    return page_json("NodeList", result)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=Node)

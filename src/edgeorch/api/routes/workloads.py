@@ -16,7 +16,7 @@ from edgeorch.api.auth import (
 from edgeorch.api.events import record_about
 from edgeorch.api.params import PageParams, label_selector, page_params, tenant_query
 from edgeorch.api.problems import ApiProblem
-from edgeorch.api.responses import json_model
+from edgeorch.api.responses import json_model, page_json
 from edgeorch.controllers.rollout import (
     previous_revision,
     revision_of,
@@ -25,7 +25,7 @@ from edgeorch.controllers.rollout import (
 )
 from edgeorch.controllers.rollout import summary as rollout_summary
 from edgeorch.domain.enums import NodeState, Runtime
-from edgeorch.schemas.envelope import ListMeta, ObjectList
+from edgeorch.schemas.envelope import ObjectList
 from edgeorch.schemas.workload import (
     RolloutStatus,
     ScaleRequest,
@@ -69,12 +69,7 @@ def get_workloads(
             limit=page.limit,
             continue_token=page.continue_token,
         )
-    body = ObjectList[Workload](
-        kind="WorkloadList",
-        metadata=ListMeta(revision=result.revision, continue_=result.continue_token),
-        items=result.items,
-    )
-    return json_model(body)
+    return page_json("WorkloadList", result)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=Workload)
