@@ -10,8 +10,14 @@ import threading
 import time
 from collections.abc import Collection
 
+from sqlalchemy import select
+
 from edgeorch.schemas.node import Node
-from edgeorch.store import Database, NotFound, current_revision, list_changes, list_nodes, read_node
+from edgeorch.store import Database, current_revision, list_changes, list_nodes
+from edgeorch.store.sql.nodes import to_node
+from edgeorch.store.sql.orm import NodeRow
+
+_CHUNK = 500  # node ids per IN (...) query
 
 
 class FeedWaiter:
@@ -76,13 +82,18 @@ class NodeCache:
                     if token is None:
                         return self.nodes
             changes = list_changes(session=session, since=self.revision, kinds=("Node",))
-            for change in changes:
-                try:
-                    self.nodes[change.object_id] = read_node(
-                        session=session, ref=change.object_id, tenant=None
-                    )
-                except NotFound:
-                    self.nodes.pop(change.object_id, None)
+            changed = sorted({c.object_id for c in changes})
+            for start in range(0, len(changed), _CHUNK):
+                # One query per chunk of changed nodes, not one per change: every persisted
+                # heartbeat is a node change, hundreds a second on a large fleet.
+                chunk = changed[start : start + _CHUNK]
+                rows = session.scalars(select(NodeRow).where(NodeRow.id.in_(chunk)))
+                found = {row.id: to_node(row) for row in rows}
+                for node_id in chunk:
+                    if node_id in found:
+                        self.nodes[node_id] = found[node_id]
+                    else:
+                        self.nodes.pop(node_id, None)
             if changes:
                 self.revision = changes[-1].revision
         return self.nodes
