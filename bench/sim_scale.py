@@ -10,9 +10,8 @@ once every node has joined (and the ``--workloads`` are running):
 - with ``--kill K``: K nodes die at once after the steady-state window; the time until every
   workload that had an instance on them runs all its replicas on live nodes again.
 
-The agents' HTTP client goes through :class:`ShardedTransport`: httpx's connection pool scans
-all its connections on every request, which at 10,000 agents (a heartbeat and a long-poll each)
-made the simulator, not the server, the bottleneck.
+The agents' HTTP client is the simulator's own (``edgeorch.sim.transport``: one small connection
+pool per shard of nodes), as ``edgeorch simulate`` uses it.
 
 Usage: .venv/bin/python bench/sim_scale.py [--nodes 10000] [--interval 10] [--duration 600]
        [--watch-timeout 30] [--no-watch] [--workloads 0 --replicas 2] [--kill 0] [--profile FILE]
@@ -28,7 +27,6 @@ import sys
 import tempfile
 import threading
 import time
-import zlib
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -40,7 +38,6 @@ from edgeorch.sim.fleet import generate_fleet
 from edgeorch.sim.runner import SimConfig, Simulation
 
 TOKEN = "bench-admin-token-0123456789abcdef"
-NODES_PER_SHARD = 16
 STATE_REASONS = ("NodeSuspect", "NodeDown")
 
 
@@ -48,26 +45,6 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-class ShardedTransport(httpx.AsyncBaseTransport):
-    """Requests of one node always use the same small pool (by the node id in the path)."""
-
-    def __init__(self, nodes: int) -> None:
-        shards = max(1, nodes // NODES_PER_SHARD)
-        size = 2 * NODES_PER_SHARD + 8  # a heartbeat and a watch per node may be in flight
-        limits = httpx.Limits(max_connections=size, max_keepalive_connections=size)
-        self._shards = [httpx.AsyncHTTPTransport(limits=limits) for _ in range(shards)]
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        path = request.url.path
-        key = path.split("/nodes/", 1)[1].split("/", 1)[0] if "/nodes/" in path else path
-        shard = self._shards[zlib.crc32(key.encode()) % len(self._shards)]
-        return await shard.handle_async_request(request)
-
-    async def aclose(self) -> None:
-        for shard in self._shards:
-            await shard.aclose()
 
 
 class Sampler:
@@ -160,7 +137,7 @@ async def _run(
 ) -> dict[str, Any]:
     headers = {"authorization": f"Bearer {TOKEN}"}
     admin = httpx.AsyncClient(base_url=url, headers=headers, timeout=120)
-    sim = Simulation(config, transport=ShardedTransport(args.nodes))
+    sim = Simulation(config)
     stop = asyncio.Event()
     started = time.monotonic()
     task = asyncio.create_task(sim.run(stop))

@@ -13,7 +13,7 @@ from sqlalchemy import event
 from tests.api.conftest import Api
 from tests.conftest import FakeClock
 
-from edgeorch.agent.presence import Presence
+from edgeorch.agent.presence import PERSIST_INTERVAL, Presence
 from edgeorch.agent.watch import AssignmentHub
 from edgeorch.api import heartbeats
 from edgeorch.api.heartbeats import HeartbeatState
@@ -139,8 +139,8 @@ def test_periodic_write_is_answered_at_once_and_group_committed(
 ) -> None:
     agent.beat(ingress="http://10.0.0.1:8080")
     before = agent.stored().status.last_heartbeat
-    clock.advance(timedelta(seconds=31))
-    agent.ticks.now += 31
+    clock.advance(timedelta(seconds=PERSIST_INTERVAL + 1))
+    agent.ticks.now += PERSIST_INTERVAL + 1
     answer = agent.beat(ingress="http://10.0.0.1:8080")
     assert answer.json()["persisted"] is True
     # Answered before the commit: the row still has the older heartbeat...
@@ -177,7 +177,7 @@ def test_instance_bound_after_the_view_was_read_is_reported_at_once(agent: Agent
 
 def test_deleted_node_is_not_resurrected(agent: Agent) -> None:
     agent.beat()
-    agent.ticks.now += 31  # the next beat's periodic write is due
+    agent.ticks.now += PERSIST_INTERVAL + 1  # the next beat's periodic write is due
     # A periodic write is queued, then an operator deletes the node before the batch commits.
     assert agent.beat().json()["persisted"] is True
     assert agent.api.client.delete(f"/api/v1/edge/nodes/{agent.node_id}").status_code == 200
@@ -204,7 +204,7 @@ def test_stale_beat_does_not_undo_a_node_down(agent: Agent) -> None:
             update_node_status(session=session, node_id=agent.node_id, status=down)
     finally:
         other.dispose()
-    agent.ticks.now += 31
+    agent.ticks.now += PERSIST_INTERVAL + 1
     assert agent.beat().json()["persisted"] is True  # based on the view read before the write
     agent.beats.flush()
     assert agent.stored().status.state is NodeState.DOWN  # the stale write was dropped
@@ -237,3 +237,36 @@ def test_a_failed_commit_is_not_acknowledged(agent: Agent, monkeypatch: pytest.M
     monkeypatch.undo()
     # The view was dropped with the failed batch: the next beat reads the store and writes.
     assert agent.beat(instances=[report]).json()["instances_updated"] == 1
+
+
+def test_bad_heartbeat_bodies_get_problems_and_change_nothing(agent: Agent) -> None:
+    """The heartbeat is served ahead of the router (``lane_routes``): the same problem+json."""
+    path = f"/api/v1/agent/nodes/{agent.node_id}/heartbeat"
+    before = agent.stored().metadata.resource_version
+    malformed = agent.client.post(
+        path, content=b'{"utilization": ', headers={"content-type": "application/json"}
+    )
+    assert malformed.status_code == 400, malformed.text
+    assert malformed.headers["content-type"] == "application/problem+json"
+    assert "not valid JSON" in malformed.json()["detail"]
+    wrong = agent.client.post(path, json={"utilization": {"cpu": 2.5, "memory": 0.1}})
+    assert wrong.status_code == 422, wrong.text
+    (error,) = wrong.json()["errors"]
+    assert error["field"] == "utilization.cpu" and error["value"] == 2.5
+    unknown = agent.client.post(path, json={"utilization": {"cpu": 0.1}, "colour": "red"})
+    assert unknown.status_code == 422
+    assert unknown.json()["errors"][0]["field"] == "colour"
+    assert agent.stored().metadata.resource_version == before
+
+
+def test_heartbeat_lane_checks_the_node_credential(agent: Agent) -> None:
+    body = {"utilization": {"cpu": 0.2, "memory": 0.3}}
+    other = agent.client.post("/api/v1/agent/nodes/node-someone-else/heartbeat", json=body)
+    assert other.status_code == 403
+    assert "may not act as node node-someone-else" in other.json()["detail"]
+    admin = agent.api.client.post(f"/api/v1/agent/nodes/{agent.node_id}/heartbeat", json=body)
+    assert admin.status_code == 403
+    anonymous = agent.api.as_token(None).post(
+        f"/api/v1/agent/nodes/{agent.node_id}/heartbeat", json=body
+    )
+    assert anonymous.status_code == 401

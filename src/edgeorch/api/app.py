@@ -95,8 +95,12 @@ def create_app(
     app.state.fleet = LiveFleet(database)
     app.state.telemetry = TelemetryRecorder(TelemetrySettings.from_env())
     problems.install(app)
+    # The agents' calls first: they are most of the requests (a heartbeat per node every few
+    # seconds), and the router tries its routes in order.
+    app.router.routes.extend(agent.lane_routes(API_PREFIX))
     api = APIRouter(prefix=API_PREFIX)
     for module in (
+        agent,
         nodes,
         workloads,
         instances,
@@ -105,7 +109,6 @@ def create_app(
         tenants,
         apply,
         placement,
-        agent,
         artifacts,
         migrations,
         dashboard,

@@ -153,7 +153,13 @@ def lifecycle_plan(
     result = assess(nodes.values(), seen, now, settings)
     ops: list[Op] = []
     for t in result.transitions:
-        status = t.node.status.model_copy(update={"state": t.to, "message": t.message})
+        # The stored heartbeat time may be minutes old (agent/presence.py persists it rarely):
+        # a node that goes silent keeps the time it was last heard from.
+        times = (presence(t.node.metadata.id), t.node.status.last_heartbeat)
+        last = max((x for x in times if x is not None), default=None)
+        status = t.node.status.model_copy(
+            update={"state": t.to, "message": t.message, "last_heartbeat": last}
+        )
         ops.append(UpdateNodeStatus(t.node.metadata.id, t.node.metadata.resource_version, status))
         ops.append(_node_event(t.node, t.reason, t.message, "Warning"))
     for region in sorted(result.partitioned - tracker.partitioned):

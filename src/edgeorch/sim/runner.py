@@ -34,6 +34,7 @@ from edgeorch.agent.client import API, ControlPlane
 from edgeorch.sim.agent import AgentStats, Credential, JoinRefused, SimAgent
 from edgeorch.sim.faults import Fault, per_second_probability
 from edgeorch.sim.fleet import SimNode
+from edgeorch.sim.transport import ShardedTransport
 
 EventSink = Callable[[str, str], None]
 NodeFactory = Callable[[int], SimNode]
@@ -131,12 +132,10 @@ class Simulation:
         self._rng = random.Random(config.seed)
         self._tokens = list(config.join_tokens)
         self._credentials = load_credentials(config.state_file)
-        count = len(config.nodes) * 2 + 16  # a heartbeat and a watch per node may be in flight
         self._http = httpx.AsyncClient(
             base_url=config.server.rstrip("/") + API,
             timeout=config.request_timeout,
-            limits=httpx.Limits(max_connections=count, max_keepalive_connections=count),
-            transport=transport,
+            transport=transport or ShardedTransport(len(config.nodes)),
         )
         self._plane = ControlPlane(config.server, client=self._http)
         self._join_slots = asyncio.Semaphore(JOIN_CONCURRENCY)
