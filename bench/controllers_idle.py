@@ -11,12 +11,15 @@ and one running instance per workload bound to a node. Then it constructs the se
 controllers and the alert engine) and times, after one warm-up pass each:
 
 - **idle**: a pass with nothing changed since the previous one;
-- **churn**: a pass after ``--churn`` node status writes (what 10,000 agents persisting every
-  30 s write in one second) and a tenth as many instance status writes.
+- **churn**: a pass after ``--churn`` node status writes (333: what 10,000 agents persisting
+  every 30 s write in one second; 33: every 300 s, the default since 2026-11-22) and a tenth as
+  many instance status writes.
 
 Rows: the operations pass (rollbacks + autoscaler + drain watcher, as the manager's
 ``operations`` thread runs it every second), each of its three parts, one alert evaluation
-(every 5 s), and one scrape-time collection of the fleet gauges (``/metrics``).
+(every 5 s), one scrape-time collection of the fleet gauges (``/metrics``), and the passes that
+wake on changes: the workload reconciler, the node lifecycle, the migration controller (steps and
+evacuation of draining nodes), and the placement snapshot's refresh.
 Prints a markdown table of median and p99 milliseconds.
 """
 
@@ -160,6 +163,10 @@ def main() -> None:
             ("  drain watcher", manager.drains.run_once),
             ("alert evaluation", manager.alerts.evaluate_once),
             ("metrics collection (scrape)", lambda: list(collector.collect())),
+            ("workload reconcile pass", manager.workloads.run_once),
+            ("node lifecycle pass", manager.node_pass),
+            ("migration pass (steps + evacuation)", manager.migrations.controller.run_once),
+            ("placement snapshot refresh (LiveFleet.view)", fleet.view),
         ]
         rows = []
         for name, step in steps:

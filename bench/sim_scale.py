@@ -141,8 +141,14 @@ async def _run(
     stop = asyncio.Event()
     started = time.monotonic()
     task = asyncio.create_task(sim.run(stop))
+    shown = 0.0
     while sim.stats.joined + sim.stats.join_failures < args.nodes:
         await asyncio.sleep(1.0)
+        if time.monotonic() - shown >= 10:
+            shown = time.monotonic()
+            print(f"joined {sim.stats.joined} of {args.nodes} after {shown - started:.0f} s "
+                  f"(server CPU {sampler.cpu[-1] if sampler.cpu else 0:.0f} %)",
+                  file=sys.stderr, flush=True)  # fmt: skip
     out: dict[str, Any] = {"join_s": time.monotonic() - started}
     expected = args.workloads * args.replicas
     if expected:

@@ -12,17 +12,20 @@ from edgeorch.controllers.plan import CreateInstance, Plan, UpdateWorkloadStatus
 from edgeorch.controllers.planner import PlanConflict, StorePlanner
 from edgeorch.domain.enums import InstanceState, NodeState
 from edgeorch.placement.live import LiveFleet
-from edgeorch.schemas.node import NodeCreate
+from edgeorch.schemas.node import NodeCreate, Utilization
 from edgeorch.schemas.workload import WorkloadCreate
 from edgeorch.store import (
     Database,
     create_node,
     create_workload,
+    current_revision,
     list_events,
     list_instances,
     read_node,
     read_workload,
     scale_workload,
+    update_node_config,
+    update_node_status,
 )
 
 SETTINGS = ControllerSettings(suspect_after=15, down_after=30)
@@ -288,3 +291,46 @@ def test_a_large_backlog_is_worked_off_in_bounded_passes(
         h.manager.workloads.run_once()
     assert all(len(h.instances(w)) == 1 for w in ids)
     assert h.manager.workloads.backlog == 0
+
+
+def _write_status(h: Harness, node_id: str, **changes: Any) -> None:
+    with h.db.write() as s:
+        node = read_node(session=s, ref=node_id, tenant=None)
+        update_node_status(
+            session=s, node_id=node_id, status=node.status.model_copy(update=changes)
+        )
+
+
+def _revision(h: Harness) -> int:
+    with h.db.session() as s:
+        return current_revision(session=s)
+
+
+def test_heartbeat_status_writes_do_not_start_a_reconcile_pass(h: Harness) -> None:
+    a = h.node("a")
+    h.manager.workloads.run_once()
+    since = _revision(h)
+    _write_status(h, a, utilization=Utilization(cpu=0.5, memory=0.2))
+    assert h.manager._quiet_node_writes(since) is None  # the first look remembers every node
+    since = _revision(h)
+    _write_status(h, a, utilization=Utilization(cpu=0.7, memory=0.2), instances=3)
+    assert h.manager._quiet_node_writes(since) == _revision(h)  # skipped
+    since = _revision(h)
+    _write_status(h, a, state=NodeState.SUSPECT)
+    assert h.manager._quiet_node_writes(since) is None  # a new state: a pass
+    since = _revision(h)
+    h.workload("web", 1)
+    assert h.manager._quiet_node_writes(since) is None  # anything but a node write: a pass
+    since = _revision(h)
+    with h.db.write() as s:
+        node = read_node(session=s, ref=a, tenant=None)
+        update_node_config(session=s, ref=a, tenant=None, spec=node.spec, labels={"rack": "r2"})
+    assert h.manager._quiet_node_writes(since) is None  # new labels: a pass
+    since = _revision(h)
+    with h.db.write() as s:
+        node = read_node(session=s, ref=a, tenant=None)
+        spec = node.spec.model_copy(update={"cost_per_hour": 9.5})
+        update_node_config(session=s, ref=a, tenant=None, spec=spec)
+    assert h.manager._quiet_node_writes(since) is None  # a new spec: a pass
+    h.node("b")
+    assert h.manager._quiet_node_writes(_revision(h) - 1) is None  # a new node: a pass

@@ -66,11 +66,14 @@ class NodeCache:
         self._database = database
         self.revision = -1
         self.nodes: dict[str, Node] = {}
+        # Ids the last refresh read (changed or deleted); None after the first, full read.
+        self.changed: list[str] | None = None
 
     def refresh(self) -> dict[str, Node]:
         """Bring the cache to the store's current revision; return it (do not mutate)."""
         with self._database.session() as session:
             if self.revision < 0:
+                self.changed = None
                 self.revision = current_revision(session=session)
                 token: str | None = None
                 while True:
@@ -83,6 +86,7 @@ class NodeCache:
                         return self.nodes
             changes = list_changes(session=session, since=self.revision, kinds=("Node",))
             changed = sorted({c.object_id for c in changes})
+            self.changed = changed
             for start in range(0, len(changed), _CHUNK):
                 # One query per chunk of changed nodes, not one per change: every persisted
                 # heartbeat is a node change, hundreds a second on a large fleet.

@@ -569,6 +569,7 @@ class MigrationController:
     fleet: Callable[[], FleetView] | None = None
     timeout: float = field(default_factory=migration_timeout)
     nodes: NodeCache | None = None
+    _draining: set[str] = field(default_factory=set, init=False, repr=False)
 
     def run_once(self) -> int:
         """One pass over the active migrations; returns how many were written."""
@@ -598,7 +599,17 @@ class MigrationController:
         assert self.fleet is not None
         if self.nodes is None:
             self.nodes = NodeCache(self.database)
-        draining = [n for n in self.nodes.refresh().values() if _evacuating(n)]
+        nodes = self.nodes.refresh()
+        # Kept up to date from the nodes each refresh read, not by a scan of the whole fleet
+        # on every pass (this loop wakes on every node change).
+        looked = nodes.keys() if self.nodes.changed is None else self.nodes.changed
+        for node_id in looked:
+            node = nodes.get(node_id)
+            if node is not None and _evacuating(node):
+                self._draining.add(node_id)
+            else:
+                self._draining.discard(node_id)
+        draining = [nodes[node_id] for node_id in sorted(self._draining)]
         if not draining:
             return 0
         view = self.fleet()

@@ -4,7 +4,7 @@
 |-------------------------|--------------------------|-----------------------------------|---------|
 | suspect after silence   | ``--node-suspect-after`` | ``EDGEORCH_NODE_SUSPECT_AFTER``   | 15 s    |
 | down after silence      | ``--node-down-after``    | ``EDGEORCH_NODE_DOWN_AFTER``      | 30 s    |
-| full resync             |                          | ``EDGEORCH_CONTROLLER_RESYNC``    | 30 s    |
+| full resync             |                          | ``EDGEORCH_CONTROLLER_RESYNC``    | 300 s   |
 | run the controllers     | ``--no-controllers``     | ``EDGEORCH_CONTROLLERS=0``        | on      |
 
 Agents heartbeat every 5 s by default, so ``suspect`` is three missed beats and ``down`` six;
@@ -19,7 +19,7 @@ from edgeorch.config import env_number
 
 DEFAULT_SUSPECT_AFTER = 15.0
 DEFAULT_DOWN_AFTER = 30.0
-DEFAULT_RESYNC = 30.0
+DEFAULT_RESYNC = 300.0
 
 
 def _seconds(environ: Mapping[str, str], key: str, default: float) -> float:
