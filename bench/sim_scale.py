@@ -14,7 +14,7 @@ The agents' HTTP client is the simulator's own (``edgeorch.sim.transport``: one 
 pool per shard of nodes), as ``edgeorch simulate`` uses it.
 
 Usage: .venv/bin/python bench/sim_scale.py [--nodes 10000] [--interval 10] [--duration 600]
-       [--watch-timeout 30] [--no-watch] [--workloads 0 --replicas 2] [--kill 0] [--profile FILE]
+       [--watch-timeout 55] [--no-watch] [--workloads 0 --replicas 2] [--kill 0] [--profile FILE]
 """
 
 import argparse
@@ -265,7 +265,7 @@ def main() -> None:
     parser.add_argument("--nodes", type=int, default=10_000)
     parser.add_argument("--interval", type=float, default=10.0)
     parser.add_argument("--duration", type=float, default=600.0)
-    parser.add_argument("--watch-timeout", type=float, default=30.0)
+    parser.add_argument("--watch-timeout", type=float, default=55.0)
     parser.add_argument("--no-watch", action="store_true", help="heartbeats only, no long-polls")
     parser.add_argument("--workloads", type=int, default=0)
     parser.add_argument("--replicas", type=int, default=2)

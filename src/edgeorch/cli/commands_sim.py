@@ -59,7 +59,9 @@ def simulate(
         Path | None, typer.Option(help="YAML/JSON scenario file (replaces --nodes/--regions)")
     ] = None,
     heartbeat_interval: Annotated[float, typer.Option(help="seconds")] = 5.0,
-    watch_timeout: Annotated[float, typer.Option(help="assignment long-poll seconds")] = 30.0,
+    watch_timeout: Annotated[
+        float, typer.Option(help="assignment long-poll seconds (the server caps it at 60)")
+    ] = 55.0,
     duration: Annotated[float | None, typer.Option(help="stop after this many seconds")] = None,
     fail_rate: Annotated[float, typer.Option(help="per-minute probability that a node dies")] = 0.0,
     fault: Annotated[

@@ -87,7 +87,7 @@ class SimAgent:
         join_token: JoinTokenSource,
         stats: AgentStats,
         heartbeat_interval: float = 5.0,
-        watch_timeout: float = 30.0,
+        watch_timeout: float = 55.0,
         watch: bool = True,
         credential: Credential | None = None,
         on_credential: Callable[[str, Credential], None] | None = None,

@@ -55,7 +55,7 @@ class SimConfig:
     admin_token: str | None = None
     join_tokens: list[str] = field(default_factory=list)
     heartbeat_interval: float = 5.0
-    watch_timeout: float = 30.0
+    watch_timeout: float = 55.0
     watch: bool = True
     request_timeout: float = 30.0
     seed: int = 0
