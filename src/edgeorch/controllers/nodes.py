@@ -56,11 +56,13 @@ def _partitioned(
 ) -> frozenset[str]:
     total: dict[str, int] = defaultdict(int)
     quiet: dict[str, list[float]] = defaultdict(list)
+    threshold = settings.suspect_after
     for node in nodes:
-        total[node.spec.region] += 1
+        region = node.spec.region
+        total[region] += 1
         gap = silent[node.metadata.id]
-        if gap >= settings.suspect_after:
-            quiet[node.spec.region].append(gap)
+        if gap >= threshold:
+            quiet[region].append(gap)
     cut = set()
     for region, gaps in quiet.items():
         # "At once": they went silent within one grace window of each other.
@@ -84,6 +86,8 @@ def assess(
     out: list[Transition] = []
     for node in joined:
         gap = silent[node.metadata.id]
+        if gap < settings.suspect_after:
+            continue  # the common case: heard from lately (only a heartbeat makes it ready)
         state = node.status.state
         if gap >= settings.down_after and node.spec.region not in cut:
             target = NodeState.DOWN
@@ -124,8 +128,13 @@ class NodeTracker:
     def last_seen(self, node: Node, presence: LastSeen) -> datetime:
         """When ``node`` was last heard from: the latest of the in-memory presence, the stored
         heartbeat and join times, and this controller's start (so a restart is no silence)."""
-        times = (presence(node.metadata.id), node.status.last_heartbeat, node.status.joined_at)
-        return max([self.started, *(t for t in times if t is not None)])
+        # Called for every node every tick: plain comparisons, no intermediate lists.
+        best = self.started
+        status = node.status
+        for t in (presence(node.metadata.id), status.last_heartbeat, status.joined_at):
+            if t is not None and t > best:
+                best = t
+        return best
 
     def views(self, nodes: Mapping[str, Node]) -> dict[str, NodeView]:
         """What the reconciler needs of each node."""
