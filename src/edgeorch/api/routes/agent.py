@@ -12,7 +12,8 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Match, Route
+from starlette.types import Scope
 
 from edgeorch.agent.presence import Presence, ready_status
 from edgeorch.agent.protocol import (
@@ -210,7 +211,18 @@ def lane_routes(prefix: str) -> list[BaseRoute]:
     the node credential check (:func:`require_node`), the body parsed straight into the
     :class:`Heartbeat` model (an invalid body is the same problem+json as elsewhere). The
     middlewares (body size limit, metrics) and exception handlers still apply."""
-    return [Route(prefix + HEARTBEAT_PATH, _heartbeat_lane, methods=["POST"])]
+    return [_LaneRoute(prefix + HEARTBEAT_PATH, _heartbeat_lane, methods=["POST"])]
+
+
+class _LaneRoute(Route):
+    """A Starlette route that names itself in ``scope["route"]`` as FastAPI's routes do, so
+    the request metrics label it with its template (``observability/server.py``)."""
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        match, child = super().matches(scope)
+        if match is not Match.NONE:
+            child["route"] = self
+        return match, child
 
 
 async def _beat(request: Request, node_id: str, body: Heartbeat) -> Response:
