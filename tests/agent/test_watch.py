@@ -55,7 +55,7 @@ def test_watch_times_out_then_sees_a_write_from_another_connection(tmp_path: Pat
     db = Database(default_sqlite_url(tmp_path))
     db.migrate()
     node_id = _node(db)
-    hub = AssignmentHub(db, poll_interval=0.1)
+    hub = AssignmentHub(db, poll_interval=0.1, hint_interval=None)
 
     async def scenario() -> None:
         first, changed = await wait_for_assignments(
@@ -83,11 +83,56 @@ def test_watch_times_out_then_sees_a_write_from_another_connection(tmp_path: Pat
         hub.close()
 
 
+def test_sqlite_commit_counter_notices_another_connection_without_feed_polls(
+    tmp_path: Path,
+) -> None:
+    db = Database(default_sqlite_url(tmp_path))
+    db.migrate()
+    node_id = _node(db)
+    # The feed is read only when PRAGMA data_version moves (or once a second): a write by
+    # another engine, which no commit hook of this one sees, is noticed within milliseconds.
+    hub = AssignmentHub(db, poll_interval=30, hint_interval=0.005)
+    feed_reads = 0
+    step = hub.step
+
+    def counted_step() -> None:
+        nonlocal feed_reads
+        feed_reads += 1
+        step()
+
+    hub.step = counted_step  # type: ignore[method-assign]
+
+    async def scenario() -> None:
+        first, _ = await wait_for_assignments(db, hub, node_id=node_id, digest=None, timeout=0)
+        quiet_since = feed_reads
+        _, changed = await wait_for_assignments(
+            db, hub, node_id=node_id, digest=first.digest, timeout=0.5
+        )
+        assert not changed
+        # 0.5 s of 5 ms hints with nothing committed: at most the once-a-second safety read.
+        assert feed_reads - quiet_since <= 1
+        other = Database(default_sqlite_url(tmp_path))
+        threading.Timer(0.2, _assign, args=(other, node_id)).start()
+        started = time.monotonic()
+        fresh, changed = await wait_for_assignments(
+            db, hub, node_id=node_id, digest=first.digest, timeout=5
+        )
+        assert changed and len(fresh.items) == 1
+        assert time.monotonic() - started < 0.2 + 0.5
+        other.dispose()
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        hub.close()
+
+
 def test_a_write_by_this_process_wakes_only_the_node_it_concerns(tmp_path: Path) -> None:
     db = Database(default_sqlite_url(tmp_path))
     db.migrate()
     busy, idle = _node(db, "busy"), _node(db, "idle")
-    hub = AssignmentHub(db, poll_interval=30)  # no polling: only the commit hook wakes the hub
+    # no polling: only the commit hook wakes the hub
+    hub = AssignmentHub(db, poll_interval=30, hint_interval=None)
 
     async def scenario() -> None:
         loop = asyncio.get_running_loop()
@@ -120,7 +165,7 @@ def test_status_writes_wake_nobody_and_spec_changes_do(tmp_path: Path) -> None:
     db.migrate()
     node = _node(db)
     _assign(db, node)
-    hub = AssignmentHub(db, poll_interval=30)
+    hub = AssignmentHub(db, poll_interval=30, hint_interval=None)
 
     async def scenario() -> None:
         base, _ = await wait_for_assignments(db, hub, node_id=node, digest=None, timeout=0)

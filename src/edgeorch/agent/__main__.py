@@ -2,9 +2,7 @@
 control plane's modules (FastAPI, SQLAlchemy) that the full CLI imports, so an edge machine pays
 only for the agent's memory."""
 
-import typer
-
-from edgeorch.cli.commands_agent import agent
+from edgeorch.cli.commands_agent import main
 
 if __name__ == "__main__":
-    typer.run(agent)
+    main()

@@ -18,6 +18,7 @@ from edgeorch.agent.protocol import (
     JoinRequest,
     JoinResponse,
 )
+from edgeorch.agent.tls import tls_context
 
 API = "/api/v1"
 
@@ -69,7 +70,7 @@ class ControlPlane:
         self._timeout = request_timeout
         self._owns_client = client is None
         self._client = client or httpx.AsyncClient(
-            base_url=self.server + API, timeout=request_timeout
+            base_url=self.server + API, timeout=request_timeout, verify=tls_context()
         )
 
     async def aclose(self) -> None:
@@ -120,7 +121,9 @@ class ControlPlane:
         url = f"{self.server}{API}/artifacts/{digest}"
         headers = {"authorization": f"Bearer {credential}"}
         try:
-            response = httpx.get(url, headers=headers, timeout=max(self._timeout, 60.0))
+            response = httpx.get(
+                url, headers=headers, timeout=max(self._timeout, 60.0), verify=tls_context()
+            )
         except httpx.TransportError as exc:
             raise Unreachable(f"{self.server} is unreachable: {exc!r}") from exc
         return _check(response).content

@@ -34,6 +34,7 @@ import httpx
 import psutil
 
 from edgeorch.agent.drivers import HttpHandler
+from edgeorch.agent.tls import tls_context
 from edgeorch.schemas.workload import HealthCheck
 from edgeorch.telemetry.collector import RequestCollector
 
@@ -84,7 +85,7 @@ class Prober:
         self._targets = targets
         self._clock = clock
         self._states: dict[str, _State] = {}
-        self._client = httpx.AsyncClient(follow_redirects=False)
+        self._client = httpx.AsyncClient(follow_redirects=False, verify=tls_context())
 
     def result(self, instance_id: str, key: str) -> ProbeResult:
         """The latest verdict for ``instance_id`` (unknown when its task is not the probed one)."""

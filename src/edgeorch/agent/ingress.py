@@ -23,6 +23,7 @@ from edgeorch.agent.drivers import HttpHandler
 from edgeorch.agent.metrics import AgentMetrics
 from edgeorch.agent.supervisor import Target
 from edgeorch.agent.switch import RouteSwitch
+from edgeorch.agent.tls import tls_context
 from edgeorch.config import parse_listen
 from edgeorch.telemetry.collector import RequestCollector
 
@@ -73,7 +74,7 @@ class Ingress:
         self._router = router
         self._collector = collector
         self._metrics = metrics
-        self._proxy = httpx.AsyncClient(timeout=proxy_timeout)
+        self._proxy = httpx.AsyncClient(timeout=proxy_timeout, verify=tls_context())
         self._server: _QuietServer | None = None
         self._task: asyncio.Task[None] | None = None
         self.url = ""
@@ -106,7 +107,11 @@ class Ingress:
         port = sock.getsockname()[1]
         host = f"[{self._host}]" if ":" in self._host else self._host
         self.url = f"http://{host}:{port}"
-        config = uvicorn.Config(self.app(), log_level="warning", access_log=False, lifespan="off")
+        # HTTP only: the routes serve no WebSocket, and ws="auto" would load the websockets
+        # package (memory the agent keeps for nothing).
+        config = uvicorn.Config(
+            self.app(), log_level="warning", access_log=False, lifespan="off", ws="none"
+        )
         self._server = _QuietServer(config)
         self._task = asyncio.create_task(self._server.serve(sockets=[sock]))
         while not self._server.started:

@@ -53,6 +53,7 @@ from edgeorch.agent.localstate import Identity
 from edgeorch.agent.protocol import AssignmentItem, MigrationDirective
 from edgeorch.agent.supervisor import Supervisor
 from edgeorch.agent.switch import RouteSwitch
+from edgeorch.agent.tls import tls_context
 
 if TYPE_CHECKING:
     # NumPy is imported when a migration runs, not at agent start (idle memory: it is ~13 MB).
@@ -263,7 +264,7 @@ class AgentMigrations:
         self._identity = identity
         self._kick = kick
         self._timeout = request_timeout
-        self._client = httpx.AsyncClient(timeout=request_timeout)
+        self._client = httpx.AsyncClient(timeout=request_timeout, verify=tls_context())
         self._incoming: dict[str, AssignmentItem] = {}  # migration id -> held target item
         self._outgoing: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()

@@ -25,7 +25,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import Field, ValidationError
 
 from edgeorch.agent.protocol import NodeFacts
@@ -90,6 +89,8 @@ def parse_labels(items: list[str] | str) -> dict[str, str]:
 def _from_file(path: Path | None) -> dict[str, Any]:
     if path is None:
         return {}
+    import yaml  # only with --config: an agent configured by flags does not load it
+
     try:
         loaded = yaml.safe_load(path.read_text())
     except (OSError, yaml.YAMLError) as exc:

@@ -18,6 +18,8 @@ import httpx
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
+from edgeorch.agent.tls import tls_context
+
 HOP_HEADER = "x-edgeorch-forwarded"
 MAX_HOPS = 4
 DEFAULT_HOLD_TIMEOUT = 10.0
@@ -118,7 +120,7 @@ class RouteSwitch:
                 status_code=508,
             )
         if self._client is None:
-            self._client = httpx.AsyncClient(timeout=30.0)
+            self._client = httpx.AsyncClient(timeout=30.0, verify=tls_context())
         headers = {k: v for k, v in request.headers.items() if k.lower() not in _DROP}
         headers[HOP_HEADER] = str(hops + 1)
         try:

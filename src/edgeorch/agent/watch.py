@@ -4,8 +4,15 @@ Thousands of agents long-poll at once, so no waiter reads the store on its own w
 One :class:`AssignmentHub` per server process follows the change feed for all of them, in one
 thread: it wakes at once on a write committed by this process (a commit hook) and otherwise polls
 the feed every ``poll_interval`` seconds, so a write by another process or replica is noticed
-within that interval. For each batch of changes it reads the changed instances and workloads once
-and wakes only the waiters whose assignment set they touch:
+within that interval. On SQLite the poll is cheaper and more frequent: every ``HINT_INTERVAL``
+seconds the hub asks its own read-only connection for ``PRAGMA data_version`` (about 6 µs; it
+changes when any other connection, in any process, commits) and reads the feed only when it
+changed, or every ``SAFETY_INTERVAL`` seconds regardless. A read of the feed costs about 0.5 ms of
+CPU; with waiters and no writes the hub thread used 4.3 % of a core polling the feed every 25 ms
+and uses 1.0 % polling the counter every 10 ms (measured 2026-11-22).
+
+For each batch of changes the hub reads the changed instances and workloads once and wakes only
+the waiters whose assignment set they touch:
 
 - an instance now bound to the waiter's node that it does not hold, or holds with another spec;
 - an instance the waiter holds that was deleted, moved away or changed spec;
@@ -20,9 +27,12 @@ history does not reach back far enough.
 """
 
 import asyncio
+import contextlib
 import json
 import logging
+import sqlite3
 import threading
+import time
 from collections import defaultdict, deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -40,6 +50,8 @@ log = logging.getLogger("edgeorch.watch")
 
 WATCHED_KINDS = ("Instance", "Workload")
 DEFAULT_POLL_INTERVAL = 0.025  # one revision read per poll for the whole server, not per waiter
+HINT_INTERVAL = 0.01  # SQLite: one PRAGMA data_version per interval, a feed read when it moved
+SAFETY_INTERVAL = 1.0  # SQLite: read the feed at least this often even if the hint did not move
 _CHUNK = 500  # ids per IN (...) query
 _HISTORY = 64  # recent batches kept for waiters that register after their dispatch
 
@@ -91,9 +103,18 @@ class _Touched:
 class AssignmentHub:
     """One change-feed reader waking the assignment waiters of this process."""
 
-    def __init__(self, database: Database, *, poll_interval: float = DEFAULT_POLL_INTERVAL) -> None:
+    def __init__(
+        self,
+        database: Database,
+        *,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+        hint_interval: float | None = HINT_INTERVAL,
+    ) -> None:
+        """``hint_interval`` None turns the SQLite commit counter off (tests of the other
+        paths); PostgreSQL never has one."""
         self._database = database
         self._poll = poll_interval
+        self._hint = hint_interval
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -106,6 +127,7 @@ class AssignmentHub:
         self._waiters = 0
         self._thread: threading.Thread | None = None
         self._unlisten = database.on_commit(self._wake.set)
+        self._commits: _CommitCounter | None = None
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -116,6 +138,8 @@ class AssignmentHub:
                 return
             with self._database.session() as session:
                 self._revision = current_revision(session=session)
+            if self._hint is not None:
+                self._commits = _CommitCounter.open(self._database)
             self._thread = threading.Thread(target=self._run, name="edgeorch-watch", daemon=True)
         self._thread.start()
 
@@ -126,6 +150,8 @@ class AssignmentHub:
         self._unlisten()
         if self._thread is not None:
             self._thread.join(5)
+        if self._commits is not None:
+            self._commits.close()
 
     def poke(self) -> None:
         """Read the feed now (tests; a caller that knows of a write by another process)."""
@@ -191,12 +217,24 @@ class AssignmentHub:
     # -- the reader ---------------------------------------------------------------------------
 
     def _run(self) -> None:
+        commits = self._commits
+        interval = self._poll if commits is None else min(self._poll, self._hint or self._poll)
+        seen: int | None = None
+        last_read = 0.0
         while not self._stop.is_set():
-            self._wake.wait(self._poll)
+            woken = self._wake.wait(interval)
             self._wake.clear()
             if self._stop.is_set():
                 return
             try:
+                if commits is not None:
+                    # Read the hint before the feed: a commit after this read moves it again.
+                    now, version = time.monotonic(), commits.version()
+                    quiet = version == seen and now - last_read < SAFETY_INTERVAL
+                    seen = version
+                    if quiet and not woken:
+                        continue
+                    last_read = now
                 self.step()
             except Exception:
                 log.exception("assignment watch: reading the change feed failed")
@@ -251,6 +289,40 @@ class AssignmentHub:
                 if key != waiter.workloads[wid]:
                     woken.add(waiter)
         return woken
+
+
+class _CommitCounter:
+    """``PRAGMA data_version`` on a read-only SQLite connection of the hub's own: the value
+    changes whenever another connection, of this process or another, commits to the file."""
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self._connection = connection
+
+    @classmethod
+    def open(cls, database: Database) -> "_CommitCounter | None":
+        """A counter for a SQLite file; None for PostgreSQL or an in-memory database (the hub
+        then reads the feed every ``poll_interval``)."""
+        path = database.url.database if database.is_sqlite else None
+        if not path or path == ":memory:" or path.startswith("file:"):
+            return None
+        try:
+            connection = sqlite3.connect(
+                f"file:{path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False
+            )
+            counter = cls(connection)
+            counter.version()
+        except sqlite3.Error as exc:
+            log.warning("assignment watch: no commit counter on %s (%s); polls the feed", path, exc)
+            return None
+        return counter
+
+    def version(self) -> int:
+        """The current data version (compare two readings; the value itself means nothing)."""
+        return int(self._connection.execute("PRAGMA data_version").fetchone()[0])
+
+    def close(self) -> None:
+        with contextlib.suppress(sqlite3.Error):
+            self._connection.close()
 
 
 def _discard(index: dict[str, set[_Waiter]], key: str, waiter: _Waiter) -> None:

@@ -1,15 +1,32 @@
-"""``edgeorch agent``: run the edge agent on this machine (see ``edgeorch.agent.settings``)."""
+"""``edgeorch agent``: run the edge agent on this machine (see ``edgeorch.agent.settings``).
 
-import asyncio
-import logging
+An edge box pays for every module this command loads, for as long as the agent runs (the idle
+target is under 60 MB RSS, docs/benchmarks.md). So this module imports only typer at the top;
+the agent, and the CLI's rich output (for errors only), are imported when the command runs.
+"""
+
+import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from edgeorch.agent.runner import AgentError, run_agent
-from edgeorch.agent.settings import SettingsError, load_settings
-from edgeorch.cli.output import emit_error
+
+def _without_httpx_cli() -> None:
+    """Keep httpx from importing its command-line client (rich, pygments and click's parts:
+    3.3 MB of the idle agent, which never uses it). ``httpx/__init__.py`` imports
+    ``httpx._main`` inside ``try/except ImportError``, and a ``None`` entry in ``sys.modules``
+    makes that import raise ImportError. Only when httpx is not loaded yet, so a process that
+    already has it is not touched."""
+    if "httpx" not in sys.modules and "httpx._main" not in sys.modules:
+        # typeshed types sys.modules as modules only; None is the documented "not importable".
+        sys.modules["httpx._main"] = None  # type: ignore[assignment]
+
+
+def _error(message: str) -> None:
+    from edgeorch.cli.output import emit_error
+
+    emit_error(message)
 
 
 def agent(
@@ -59,20 +76,33 @@ def agent(
         "watch_timeout": watch_timeout,
         "request_timeout": request_timeout,
     }
+    _without_httpx_cli()
+    import asyncio
+    import logging
+
+    from edgeorch.agent.runner import AgentError, run_agent
+    from edgeorch.agent.settings import SettingsError, load_settings
+
     try:
         settings = load_settings(flags, config=config)
     except SettingsError as exc:
-        emit_error(str(exc))
+        _error(str(exc))
         raise typer.Exit(2) from exc
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per heartbeat is noise
     try:
         asyncio.run(run_agent(settings, keep_workloads=keep_workloads))
     except AgentError as exc:
-        emit_error(str(exc))
+        _error(str(exc))
         raise typer.Exit(1) from exc
 
 
 def register(app: typer.Typer) -> None:
     """Add ``edgeorch agent``."""
     app.command("agent")(agent)
+
+
+def main() -> None:
+    """``python -m edgeorch.agent ...``: this command alone, without the rest of the CLI (the
+    control plane's modules: FastAPI, SQLAlchemy, NumPy)."""
+    typer.run(agent)

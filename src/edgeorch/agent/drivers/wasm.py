@@ -13,21 +13,24 @@ Invariants:
   can leave the guest's own data structures half-updated.
 - Requests to one task are serialised (a store is single-threaded); different tasks run in
   parallel on the shared engine.
+
+wasmtime itself (its native library, the engine and the WASI linker: about 9 MB of the agent's
+memory) is loaded when the first task starts, not when the agent starts: an agent with no wasm
+workload does not pay for it. Every function that touches wasmtime at run time imports it.
 """
 
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import hashlib
+import importlib.metadata
+import importlib.util
 import re
 import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
-
-import wasmtime
+from typing import IO, TYPE_CHECKING
 
 from edgeorch.agent.drivers import wasm_snapshot
 from edgeorch.agent.drivers._logs import tail_streams
@@ -47,7 +50,11 @@ from edgeorch.agent.drivers.base import (
 )
 from edgeorch.agent.drivers.wasm_abi import MalformedResponse, decode_response, encode_request
 from edgeorch.agent.drivers.wasm_abi import unpack as unpack_result
-from edgeorch.agent.drivers.wasm_engine import WasmEngine, shared_engine
+
+if TYPE_CHECKING:
+    import wasmtime
+
+    from edgeorch.agent.drivers.wasm_engine import WasmEngine
 
 NAME = "wasm"
 LIMITS = "wasmtime"
@@ -66,8 +73,6 @@ REASON_STOPPED = "stopped by the agent"
 REASON_NOT_RUNNING = "wasm task {task_id!r} is not running"
 
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
-_I32, _I64 = wasmtime.ValType.i32(), wasmtime.ValType.i64()
-_REQUIRED = {"alloc": ([_I32], [_I32]), "handle": ([_I32, _I32], [_I64])}
 
 
 @dataclass
@@ -112,7 +117,7 @@ class WasmDriver:
         fuel_per_request: int = DEFAULT_FUEL,
     ) -> None:
         self._data_dir = Path(data_dir)
-        self._engine = engine or shared_engine()
+        self._given_engine = engine
         self._timeout = request_timeout
         self._fuel = fuel_per_request
         self._tasks: dict[str, _WasmTask] = {}
@@ -123,9 +128,30 @@ class WasmDriver:
         """The runtime name, ``wasm``."""
         return NAME
 
+    @property
+    def _engine(self) -> WasmEngine:
+        """The engine given, or the process's shared one, created (and wasmtime loaded) on the
+        first use. DriverError when wasmtime cannot run on this machine."""
+        if self._given_engine is None:
+            try:
+                from edgeorch.agent.drivers.wasm_engine import shared_engine
+
+                self._given_engine = shared_engine()
+            except Exception as exc:  # ImportError, OSError, WasmtimeError: all mean the same
+                raise DriverError(f"wasmtime cannot run on this node: {exc!r}") from exc
+        return self._given_engine
+
     def fingerprint(self) -> DriverFingerprint:
-        """Healthy when the engine could be created (it was, in ``__init__``)."""
-        version = getattr(wasmtime, "__version__", "unknown")
+        """Healthy when the wasmtime package is installed; it is loaded with the first task (a
+        failure to load it then fails that task with the reason)."""
+        if importlib.util.find_spec("wasmtime") is None:
+            return DriverFingerprint(
+                name=NAME, healthy=False, version="", details={"error": "wasmtime not installed"}
+            )
+        try:
+            version = importlib.metadata.version("wasmtime")
+        except importlib.metadata.PackageNotFoundError:
+            version = "unknown"
         return DriverFingerprint(
             name=NAME,
             healthy=True,
@@ -186,8 +212,11 @@ class WasmDriver:
 
     def _load(self, task: TaskSpec, wasm: bytes | None) -> wasmtime.InstancePre:
         assert task.digest is not None
+        engine = self._engine  # loads wasmtime on the first task
+        import wasmtime
+
         try:
-            module, pre = self._engine.load(task.digest, wasm, self._data_dir / "modules")
+            module, pre = engine.load(task.digest, wasm, self._data_dir / "modules")
         except wasmtime.WasmtimeError as exc:
             raise ArtifactInvalid(REASON_INVALID.format(error=str(exc).strip())) from exc
         except FileNotFoundError as exc:
@@ -199,6 +228,8 @@ class WasmDriver:
 
     def _instantiate(self, entry: _WasmTask) -> _Instance:
         """A fresh store and instance with the task's limits. Caller holds ``entry.lock``."""
+        import wasmtime
+
         assert entry.pre is not None
         spec = entry.spec
         store = wasmtime.Store(self._engine.engine)
@@ -252,6 +283,8 @@ class WasmDriver:
         body: bytes,
     ) -> tuple[int, dict[str, str], bytes]:
         """Serve one request through the guest. Never raises: guest faults answer 5xx."""
+        import wasmtime
+
         entry = self._tasks.get(task_id)
         if entry is None or entry.state is not TaskState.RUNNING:
             return _error(503, REASON_NOT_RUNNING.format(task_id=task_id))
@@ -301,6 +334,8 @@ class WasmDriver:
         self, entry: _WasmTask, live: _Instance, trap: wasmtime.Trap
     ) -> tuple[int, str]:
         """A status and a sentence for a trap, naming the limit that caused it if one did."""
+        import wasmtime
+
         spec, code = entry.spec, trap.trap_code
         if code is wasmtime.TrapCode.OUT_OF_FUEL:
             return 504, REASON_FUEL.format(fuel=spec.fuel_per_request or self._fuel)
@@ -464,6 +499,8 @@ class StateAccess:
         self._memory_mb = memory_mb
 
     def _exports(self) -> dict[str, wasmtime.Memory | wasmtime.Global]:
+        import wasmtime
+
         exports = self._live.instance.exports(self._live.store)
         return {
             name: item
@@ -473,6 +510,10 @@ class StateAccess:
 
     def memories(self) -> dict[str, memoryview]:
         """Every exported linear memory as a writable view of its bytes."""
+        import ctypes
+
+        import wasmtime
+
         store, out = self._live.store, {}
         for name, item in self._exports().items():
             if isinstance(item, wasmtime.Memory):
@@ -483,6 +524,8 @@ class StateAccess:
 
     def grow(self, name: str, pages: int) -> None:
         """Grow memory ``name`` to at least ``pages`` pages (views taken before are stale)."""
+        import wasmtime
+
         memory = self._exports().get(name)
         if not isinstance(memory, wasmtime.Memory):
             raise SnapshotInvalid(f"the state has memory {name!r} the module does not export")
@@ -497,6 +540,8 @@ class StateAccess:
 
     def globals(self) -> list[tuple[str, str, int | float]]:
         """Exported mutable globals as (name, kind, value)."""
+        import wasmtime
+
         store, out = self._live.store, []
         for name, item in self._exports().items():
             if isinstance(item, wasmtime.Global):
@@ -513,10 +558,14 @@ class StateAccess:
 
 def _check_exports(module: wasmtime.Module) -> None:
     """Refuse a module that does not implement the ABI, naming what is missing."""
+    import wasmtime
+
+    i32, i64 = wasmtime.ValType.i32(), wasmtime.ValType.i64()
+    required = {"alloc": ([i32], [i32]), "handle": ([i32, i32], [i64])}
     exports = {e.name: e.type for e in module.exports}
     if not isinstance(exports.get("memory"), wasmtime.MemoryType):
         raise ArtifactInvalid("module does not export its linear memory as 'memory' (ABI v1)")
-    for name, (params, results) in _REQUIRED.items():
+    for name, (params, results) in required.items():
         ty = exports.get(name)
         if not (
             isinstance(ty, wasmtime.FuncType) and ty.params == params and ty.results == results
@@ -526,6 +575,8 @@ def _check_exports(module: wasmtime.Module) -> None:
 
 
 def _capture(digest: str, live: _Instance) -> wasm_snapshot.InstanceState:
+    import wasmtime
+
     state = wasm_snapshot.InstanceState(digest=digest)
     exports = live.instance.exports(live.store)
     for name in exports:
@@ -542,6 +593,8 @@ def _capture(digest: str, live: _Instance) -> wasm_snapshot.InstanceState:
 
 
 def _apply(live: _Instance, state: wasm_snapshot.InstanceState, memory_mb: int) -> None:
+    import wasmtime
+
     exports = live.instance.exports(live.store)
     store = live.store
     for name, pages, data in state.memories:
