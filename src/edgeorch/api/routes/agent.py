@@ -296,7 +296,7 @@ async def get_assignments(
     digest: str | None = Query(None, description="the digest of the set the agent has"),
     timeout: float = Query(0.0, ge=0, description="seconds to wait for a change"),
     principal: Principal = Depends(require_node),
-) -> AssignmentSet:
+) -> Response:
     """The node's assignments. With ``digest``, waits up to ``timeout`` seconds (capped by the
     server) for them to differ from it; ``changed`` says whether they do."""
     _, hub = _app_singletons(request)
@@ -312,7 +312,10 @@ async def get_assignments(
         # The agent has seen a newer store than this one (e.g. a restored backup): answer the
         # set anyway, the agent decides; never hide a divergence.
         changed = True
-    answer = await run_in_threadpool(_to_set, node_id, current, changed)
+    if changed and current.items:
+        answer = await run_in_threadpool(_to_set, node_id, current, changed)
+    else:  # most answers: a watch that timed out, or an empty set (no thread hop for these)
+        answer = _to_set(node_id, current, changed)
     if answer.items:
         # A migration target learns which hand-off to wait for (docs/migrations.md). Imported
         # here because the migrations routes import this module's require_node.
@@ -322,7 +325,8 @@ async def get_assignments(
         directives = await run_in_threadpool(target_directives, database, ids)
         for item in answer.items:
             item.migration = directives.get(item.instance_id)
-    return answer
+    # Built from validated models: answered as is, not validated again against response_model.
+    return Response(answer.model_dump_json(), media_type="application/json")
 
 
 def _to_set(node_id: str, current: Assignments, changed: bool) -> AssignmentSet:
