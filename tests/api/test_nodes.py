@@ -130,3 +130,29 @@ def test_delete_then_gone_and_events_recorded(api: Api) -> None:
     events = api.client.get("/api/v1/events?kind=Node").json()["items"]
     assert [e["reason"] for e in events] == ["NodeRegistered", "NodeRemoved"]
     assert events[0]["revision"] < events[1]["revision"]
+
+
+def test_list_items_are_exactly_what_get_and_post_answer(api: Api) -> None:
+    # The list splices the stored JSON into its answer without validating it; it must be the
+    # same object, field for field, as the validated single-object answers.
+    posted = [
+        api.client.post("/api/v1/edge/nodes", json=api.node(name, labels=labels)).json()
+        for name, labels in (("l-a", {}), ("l-b", {"rack": "r1", "site": "fra"}), ("l-c", {}))
+    ]
+    cordoned = api.client.post("/api/v1/edge/nodes/l-c/cordon")
+    assert cordoned.status_code == 200, cordoned.text
+    listed = api.client.get("/api/v1/edge/nodes", params={"limit": 2})
+    assert listed.status_code == 200, listed.text
+    first = listed.json()
+    assert first["apiVersion"] == "edgeorch.io/v1" and first["kind"] == "NodeList"
+    second = api.client.get(
+        "/api/v1/edge/nodes", params={"limit": 2, "continue": first["metadata"]["continue"]}
+    ).json()
+    assert second["metadata"]["continue"] is None
+    items = first["items"] + second["items"]
+    fetched = [api.client.get(f"/api/v1/edge/nodes/{n['metadata']['id']}").json() for n in posted]
+    assert items == fetched
+    assert items[:2] == posted[:2]  # l-c changed since (cordoned)
+    assert items[2]["spec"]["scheduling"] == "cordoned"
+    by_label = api.client.get("/api/v1/edge/nodes", params={"label_selector": "rack=r1"}).json()
+    assert by_label["items"] == [fetched[1]]

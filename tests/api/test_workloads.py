@@ -58,3 +58,17 @@ def test_list_by_runtime_and_instances_endpoint(api: Api) -> None:
     instances = api.client.get("/api/v1/instances?workload=p1")
     assert instances.status_code == 200
     assert instances.json()["items"] == []
+
+
+def test_list_items_are_exactly_what_get_and_post_answer(api: Api) -> None:
+    posted = [
+        api.client.post("/api/v1/workloads", json=api.workload(name, replicas=n)).json()
+        for name, n in (("lw-a", 1), ("lw-b", 3))
+    ]
+    listed = api.client.get("/api/v1/workloads")
+    assert listed.status_code == 200, listed.text
+    body = listed.json()
+    assert body["kind"] == "WorkloadList" and body["metadata"]["continue"] is None
+    fetched = [api.client.get(f"/api/v1/workloads/{w['metadata']['id']}").json() for w in posted]
+    assert body["items"] == fetched
+    assert [w["metadata"]["name"] for w in posted] == ["lw-a", "lw-b"]

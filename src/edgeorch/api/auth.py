@@ -15,7 +15,7 @@ server replicas notice within ``CACHE_SECONDS``.
 import hashlib
 import threading
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -193,8 +193,12 @@ def _unauthorized(detail: str) -> ApiProblem:
     )
 
 
-def get_database(request: Request) -> Database:
-    """The app's database."""
+async def get_database(request: Request) -> Database:
+    """The app's database (an ``async`` dependency: resolved on the event loop, no thread)."""
+    return _database(request)
+
+
+def _database(request: Request) -> Database:
     database: Database = request.app.state.database
     return database
 
@@ -233,7 +237,7 @@ def authenticate(request: Request) -> Principal:
     cache: TokenCache = request.app.state.token_cache
     token = cache.get(key)
     if token is None:
-        database = get_database(request)
+        database = _database(request)
         with database.session() as session:
             token = authenticate_token(session=session, secret=secret)
         if token is None:
@@ -251,8 +255,10 @@ async def authenticate_async(request: Request) -> Principal:
     return principal
 
 
-def _require(roles: frozenset[TokenRole], what: str) -> Callable[..., Principal]:
-    def dependency(principal: Principal = Depends(authenticate)) -> Principal:
+def _require(roles: frozenset[TokenRole], what: str) -> Callable[..., Awaitable[Principal]]:
+    # ``async`` on purpose: FastAPI runs a plain ``def`` dependency in the thread pool, one
+    # hand-over of the GIL each way per dependency and request; a cached token costs none.
+    async def dependency(principal: Principal = Depends(authenticate_async)) -> Principal:
         if principal.role not in roles:
             accepted = ", ".join(sorted(r.value for r in roles))
             raise ApiProblem(

@@ -6,6 +6,12 @@ is acknowledged (the context exits) only once it is durable. Writers are seriali
 first thing. Reads run in one snapshot on both (SQLite WAL transactions; REPEATABLE READ on
 PostgreSQL), so a list and the revision it reports agree.
 
+Group commit (SQLite files): writers of this process that queue for the write lock while one is
+writing share its transaction, each in a SAVEPOINT of its own, and the last of the queue commits
+them all with one fsync. Each ``write()`` still exits only after that commit (a failed commit
+fails every member), keeps its own revision, and an error in one rolls back only its savepoint.
+PostgreSQL needs none of this (its WAL flushes concurrent commits together by itself).
+
 A ``Database`` is safe to share between threads: the engine pools connections and every context
 opens its own session.
 """
@@ -19,12 +25,13 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, select, text
+from sqlalchemy import Connection, Engine, create_engine, event, select, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 from sqlalchemy.pool import StaticPool
 
+from edgeorch.store.sql import documents
 from edgeorch.store.sql.changes import REVISION_KEY, WRITABLE_KEY
 from edgeorch.store.sql.objects import CLOCK_KEY, TENANTS_SEEN_KEY
 from edgeorch.store.sql.orm import RevisionRow
@@ -35,6 +42,7 @@ DB_FILE_NAME = "edgeorch.db"
 # Any constant works; it only has to be the same for every server sharing the database.
 _MIGRATION_LOCK_KEY = 0x6564_6765_6F72_6368 & 0x7FFF_FFFF_FFFF_FFFF
 _WRITE_OPTION = "edgeorch_write"
+GROUP_MAX = 16  # writes sharing one SQLite transaction (and fsync) at most
 _SQLITE_PRAGMAS = (
     # busy_timeout first, so switching to WAL waits for a concurrent opener instead of failing.
     "PRAGMA busy_timeout=10000",
@@ -80,17 +88,29 @@ class Database:
         read_bind = self.engine
         if not self.is_sqlite:
             read_bind = self.engine.execution_options(isolation_level="REPEATABLE READ")
-        write_bind = self.engine.execution_options(**{_WRITE_OPTION: True})
+        self._write_bind = self.engine.execution_options(**{_WRITE_OPTION: True})
         self._reads = sessionmaker(read_bind, expire_on_commit=False)
-        self._writes = sessionmaker(write_bind, expire_on_commit=False)
-        for factory in (self._reads, self._writes):
+        self._writes = sessionmaker(self._write_bind, expire_on_commit=False)
+        # Group commit (module docstring): not for an in-memory database, whose one shared
+        # connection the readers use too.
+        memory = self.url.database in (None, "", ":memory:")
+        self._grouping = self.is_sqlite and not memory
+        self._group: _Group | None = None
+        self._queued = 0  # writers waiting for the write lock
+        self._queued_lock = threading.Lock()
+        self._grouped = sessionmaker(
+            join_transaction_mode="create_savepoint", expire_on_commit=False
+        )
+        self._commit_callbacks: list[Callable[[], None]] = []
+        for factory in (self._reads, self._writes, self._grouped):
             event.listen(factory, "after_transaction_end", _forget_revision)
 
     def __repr__(self) -> str:
         return f"Database({self.url.render_as_string(hide_password=True)!r})"
 
     def migrate(self) -> None:
-        """Bring the schema to the newest migration and ensure the ``default`` tenant.
+        """Bring the schema to the newest migration, ensure the ``default`` tenant, and rewrite
+        the stored object JSON if the models changed since (``sql/documents.py``).
 
         Idempotent, and safe when several servers start at once: migrations run in one
         transaction under the write lock (SQLite) or an advisory lock (PostgreSQL).
@@ -105,6 +125,8 @@ class Database:
             command.upgrade(config, "heads")
         with self.write() as session:
             ensure_default_tenant(session=session)
+            # List endpoints answer the stored JSON as it is: keep it the models' dump.
+            documents.ensure_current(session)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -117,6 +139,10 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Session]:
         """One write transaction: commits (durably) on normal exit, rolls back on error."""
+        if self._grouping:
+            with self._grouped_write() as session:
+                yield session
+            return
         with self._write_lock or nullcontext(), self._writes() as session:
             session.info[CLOCK_KEY] = self.clock
             session.info[WRITABLE_KEY] = True
@@ -128,6 +154,67 @@ class Database:
                     session.execute(lock)
                 yield session
 
+    @contextmanager
+    def _grouped_write(self) -> Iterator[Session]:
+        """:meth:`write` with group commit (module docstring)."""
+        lock = self._write_lock
+        assert lock is not None
+        with self._queued_lock:
+            self._queued += 1
+        lock.acquire()
+        with self._queued_lock:
+            self._queued -= 1
+        group = self._group
+        own: BaseException | None = None
+        try:
+            if group is None:
+                group = self._group = _Group(self._write_bind.connect())
+            session = self._grouped(bind=group.connection)
+            session.info[CLOCK_KEY] = self.clock
+            session.info[WRITABLE_KEY] = True
+            try:
+                with session.begin():  # a SAVEPOINT inside the group's transaction
+                    yield session
+            finally:
+                session.close()
+        except BaseException as exc:  # re-raised below, once the group is settled
+            own = exc
+        finally:
+            committed = self._settle(group, own)
+            lock.release()
+        if committed is not None:
+            self._notify()
+        if own is not None:
+            raise own
+        assert group is not None
+        group.done.wait()
+        if group.error is not None:
+            raise WriteNotCommitted(
+                f"the write was rolled back with its commit group: {group.error}"
+            ) from group.error
+
+    def _settle(self, group: "_Group | None", own: BaseException | None) -> "_Group | None":
+        """After one member (write lock held): commit the group when nobody queues behind it
+        (or it is full, or broken); returns the group if this call committed it."""
+        if group is None:
+            return None
+        if own is None:
+            group.size += 1
+        if not group.in_transaction():
+            # SQLite rolled the whole transaction back (an I/O error, say): every member fails.
+            group.error = group.error or own or RuntimeError("the write transaction was lost")
+        with self._queued_lock:
+            queued = self._queued
+        if queued and group.size < GROUP_MAX and group.error is None:
+            return None  # the next writer continues the transaction and settles it
+        self._group = None
+        group.finish()
+        return group if group.error is None else None
+
+    def _notify(self) -> None:
+        for callback in list(self._commit_callbacks):
+            callback()
+
     def on_commit(self, callback: Callable[[], None]) -> Callable[[], None]:
         """Call ``callback`` after each write transaction of this process has committed (its
         changes are visible to new reads); returns the function that stops the calls."""
@@ -136,10 +223,13 @@ class Database:
             callback()
 
         event.listen(self._writes, "after_commit", after_commit)
+        self._commit_callbacks.append(callback)
 
         def remove() -> None:
             if event.contains(self._writes, "after_commit", after_commit):
                 event.remove(self._writes, "after_commit", after_commit)
+            if callback in self._commit_callbacks:
+                self._commit_callbacks.remove(callback)
 
         return remove
 
@@ -155,6 +245,48 @@ class Database:
     def dispose(self) -> None:
         """Close every pooled connection."""
         self.engine.dispose()
+
+
+class WriteNotCommitted(RuntimeError):
+    """The transaction a write shared with others (group commit) failed to commit."""
+
+
+class _Group:
+    """One SQLite write transaction shared by the writers that queued behind each other."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+        try:
+            connection.begin()  # BEGIN IMMEDIATE (_on_sqlite_begin): waits for other processes
+        except BaseException:
+            connection.close()
+            raise
+        self.size = 0  # members whose savepoint was released (their write stands)
+        self.error: BaseException | None = None
+        self.done = threading.Event()
+
+    def in_transaction(self) -> bool:
+        """Whether SQLite still has the group's transaction open (False after it rolled the
+        whole transaction back by itself, or if the connection broke)."""
+        try:
+            driver = self.connection.connection.driver_connection
+        except SQLAlchemyError:
+            return False
+        return bool(getattr(driver, "in_transaction", False))
+
+    def finish(self) -> None:
+        """Commit (durably; rolled back instead if broken), release the connection, and wake
+        the members waiting for the outcome."""
+        try:
+            if self.error is None:
+                self.connection.commit()
+            else:
+                self.connection.rollback()
+        except BaseException as exc:
+            self.error = self.error or exc
+        finally:
+            self.connection.close()
+            self.done.set()
 
 
 def alembic_config() -> Config:

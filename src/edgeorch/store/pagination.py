@@ -29,6 +29,17 @@ class Page(Generic[T]):
     revision: int
 
 
+@dataclass(frozen=True, slots=True)
+class DocumentPage:
+    """A page of a list as JSON, for answering it without parsing it: ``documents`` is the
+    items' JSON texts in order, joined by commas (the inside of a JSON array)."""
+
+    documents: str
+    count: int
+    continue_token: str | None
+    revision: int
+
+
 def encode_token(kind: str, key: SortKey) -> str:
     """The continue token that resumes a ``kind`` list after the item with sort key ``key``."""
     raw = json.dumps({"k": kind, "a": list(key)}, separators=(",", ":")).encode()

@@ -7,6 +7,7 @@ manifest with a bad document, or one whose write conflicts, changes nothing.
 from typing import Literal
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
@@ -88,7 +89,9 @@ async def post_apply(
         status = 400 if not exc.errors or exc.errors[0]["field"] == "(document)" else 422
         title = "Malformed manifest" if status == 400 else "Invalid manifest"
         raise ApiProblem(status, title, str(exc), errors=exc.errors) from exc
-    return _apply_all(database, principal, docs, dry_run=dry_run)
+    # The transaction runs in a worker thread: on the event loop it would stall every other
+    # request (heartbeats included) for as long as a large manifest takes to write.
+    return await run_in_threadpool(_apply_all, database, principal, docs, dry_run=dry_run)
 
 
 def _apply_all(

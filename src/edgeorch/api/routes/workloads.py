@@ -3,6 +3,7 @@
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 
 from edgeorch.api.auth import (
@@ -16,7 +17,7 @@ from edgeorch.api.auth import (
 from edgeorch.api.events import record_about
 from edgeorch.api.params import PageParams, label_selector, page_params, tenant_query
 from edgeorch.api.problems import ApiProblem
-from edgeorch.api.responses import json_model, page_json
+from edgeorch.api.responses import json_model, page_documents
 from edgeorch.controllers.rollout import (
     previous_revision,
     revision_of,
@@ -40,18 +41,22 @@ from edgeorch.store import (
     create_workload,
     delete_workload,
     list_instances,
-    list_workloads,
     read_node,
     read_workload,
     scale_workload,
     update_workload,
 )
+from edgeorch.store.sql.workloads import list_workload_documents
 
 router = APIRouter(prefix="/workloads", tags=["workloads"])
 
 
+# The list and the create are ``async`` routes with ``async`` dependencies, running the store
+# work in one worker thread (see routes/nodes.py for why).
+
+
 @router.get("", response_model=ObjectList[Workload])
-def get_workloads(
+async def get_workloads(
     runtime: Runtime | None = Query(None, description="only workloads of this runtime"),
     selector: LabelSelector | None = Depends(label_selector),
     page: PageParams = Depends(page_params),
@@ -60,35 +65,45 @@ def get_workloads(
     database: Database = Depends(get_database),
 ) -> Response:
     """List workloads, filtered and paginated (ordered by name)."""
-    with database.session() as session:
-        result = list_workloads(
-            session=session,
-            tenant=tenant_for_read(principal, tenant),
-            runtime=runtime,
-            label_selector=selector,
-            limit=page.limit,
-            continue_token=page.continue_token,
-        )
-    return page_json("WorkloadList", result)
+    scope = tenant_for_read(principal, tenant)
+
+    def read() -> Response:
+        with database.session() as session:
+            result = list_workload_documents(
+                session=session,
+                tenant=scope,
+                runtime=runtime,
+                label_selector=selector,
+                limit=page.limit,
+                continue_token=page.continue_token,
+            )
+        return page_documents("WorkloadList", result)
+
+    return await run_in_threadpool(read)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=Workload)
-def post_workload(
+async def post_workload(
     body: WorkloadCreate,
     principal: Principal = Depends(require_write),
     database: Database = Depends(get_database),
 ) -> Response:
     """Deploy a workload."""
     tenant = tenant_for_write(principal, body.metadata.tenant)
-    with database.write() as session:
-        workload = create_workload(session=session, workload=body, tenant=tenant)
-        record_about(
-            session,
-            workload,
-            reason="WorkloadCreated",
-            message=f"workload {workload.metadata.name} created "
-            f"({workload.spec.runtime.value}, {workload.status.desired_replicas} replica(s))",
-        )
+
+    def write() -> Workload:
+        with database.write() as session:
+            created = create_workload(session=session, workload=body, tenant=tenant)
+            record_about(
+                session,
+                created,
+                reason="WorkloadCreated",
+                message=f"workload {created.metadata.name} created "
+                f"({created.spec.runtime.value}, {created.status.desired_replicas} replica(s))",
+            )
+        return created
+
+    workload = await run_in_threadpool(write)
     answer = json_model(workload, status.HTTP_201_CREATED)
     answer.headers["Location"] = f"/api/v1/workloads/{workload.metadata.id}"
     return answer

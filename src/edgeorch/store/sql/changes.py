@@ -12,7 +12,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Literal
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, Table, insert, select, update
 from sqlalchemy.orm import Session
 
 from edgeorch.store.sql.orm import ChangeRow, RevisionRow
@@ -20,6 +20,18 @@ from edgeorch.store.sql.orm import ChangeRow, RevisionRow
 Op = Literal["created", "updated", "deleted"]
 
 REVISION_KEY = "edgeorch.revision"
+_CHANGES: Table = ChangeRow.__table__  # type: ignore[assignment]
+_REVISION: Table = RevisionRow.__table__  # type: ignore[assignment]
+# Built once (every write and every list runs them): Core statements on the session's
+# connection, not ORM ones, whose per-call machinery cost more than the statements.
+_CURRENT_REVISION = select(_REVISION.c.value).where(_REVISION.c.id == 1)
+_NEXT_REVISION = (
+    update(_REVISION)
+    .where(_REVISION.c.id == 1)
+    .values(value=_REVISION.c.value + 1)
+    .returning(_REVISION.c.value)
+)
+_INSERT_CHANGE = insert(_CHANGES)
 WRITABLE_KEY = "edgeorch.writable"
 
 
@@ -37,7 +49,12 @@ class Change:
 
 def current_revision(*, session: Session) -> int:
     """The revision of the last committed write (0 on an empty store)."""
-    return session.execute(select(RevisionRow.value).where(RevisionRow.id == 1)).scalar_one()
+    return int(session.connection().execute(_CURRENT_REVISION).scalar_one())
+
+
+def current_revision_query() -> Select[tuple[int]]:
+    """The SELECT of :func:`current_revision`, to embed in another statement."""
+    return _CURRENT_REVISION
 
 
 def next_revision(session: Session) -> int:
@@ -47,12 +64,9 @@ def next_revision(session: Session) -> int:
         if not session.info.get(WRITABLE_KEY):
             # Only Database.write() serialises writers; a write elsewhere could break the order.
             raise RuntimeError("store writes need a session from Database.write()")
-        revision = session.execute(
-            update(RevisionRow)
-            .where(RevisionRow.id == 1)
-            .values(value=RevisionRow.value + 1)
-            .returning(RevisionRow.value)
-        ).scalar_one()
+        # On the session's connection, as Core: the ORM's bulk-update path around this one
+        # statement cost more than the statement.
+        revision = session.connection().execute(_NEXT_REVISION).scalar_one()
         session.info[REVISION_KEY] = revision
     return int(revision)
 
@@ -60,12 +74,23 @@ def next_revision(session: Session) -> int:
 def record_change(
     session: Session, *, kind: str, object_id: str, name: str, tenant: str, op: Op
 ) -> int:
-    """Append a change for this transaction; return its revision."""
+    """Append a change for this transaction; return its revision.
+
+    A Core INSERT, executed at once rather than queued for the ORM's unit of work: the row is
+    write-only, and ``seq`` (the order of the changes of one revision) is then the order of the
+    calls whatever else the session flushes.
+    """
     revision = next_revision(session)
-    session.add(
-        ChangeRow(
-            revision=revision, kind=kind, object_id=object_id, name=name, tenant=tenant, op=op
-        )
+    session.connection().execute(
+        _INSERT_CHANGE,
+        {
+            "revision": revision,
+            "kind": kind,
+            "object_id": object_id,
+            "name": name,
+            "tenant": tenant,
+            "op": op,
+        },
     )
     return revision
 
@@ -83,16 +108,21 @@ def list_changes(
     ``limit`` is soft: the changes of the last revision returned are never split across calls,
     so ``since=changes[-1].revision`` resumes without missing anything.
     """
-    query = select(ChangeRow).where(ChangeRow.revision > since)
+    # Plain rows, not ORM objects: every controller polls this after every commit.
+    c = _CHANGES.c
+    query = select(c.revision, c.kind, c.object_id, c.name, c.tenant, c.op, c.seq).where(
+        c.revision > since
+    )
     if kinds is not None:
-        query = query.where(ChangeRow.kind.in_(list(kinds)))
+        query = query.where(c.kind.in_(list(kinds)))
     if tenant is not None:
-        query = query.where(ChangeRow.tenant == tenant)
-    rows = list(session.scalars(query.order_by(ChangeRow.revision, ChangeRow.seq).limit(limit)))
+        query = query.where(c.tenant == tenant)
+    connection = session.connection()
+    rows = list(connection.execute(query.order_by(c.revision, c.seq).limit(limit)))
     if len(rows) == limit and rows:
         last = rows[-1]
-        rest = query.where(ChangeRow.revision == last.revision, ChangeRow.seq > last.seq)
-        rows.extend(session.scalars(rest.order_by(ChangeRow.seq)))
+        rest = query.where(c.revision == last.revision, c.seq > last.seq)
+        rows.extend(connection.execute(rest.order_by(c.seq)))
     return [
         Change(
             revision=r.revision,

@@ -6,7 +6,7 @@ from sqlalchemy.orm import Session
 from edgeorch.domain.enums import EdgeType, InstanceState, NodeState
 from edgeorch.schemas.node import Node, NodeCreate, NodeSpec, NodeStatus
 from edgeorch.schemas.tenant import DEFAULT_TENANT
-from edgeorch.store.pagination import Page
+from edgeorch.store.pagination import DocumentPage, Page
 from edgeorch.store.selectors import LabelSelector
 from edgeorch.store.sql import objects
 from edgeorch.store.sql.objects import stamp
@@ -36,19 +36,20 @@ def create_node(
     objects.require_tenant(session, tenant)
     objects.check_name_free(session, NodeRow, KIND, node.metadata.name, tenant)
     status = NodeStatus(state=state)
-    row = NodeRow(
-        id=objects.new_id(),
-        tenant=tenant,
-        name=node.metadata.name,
-        labels=dict(node.metadata.labels),
-        spec=node.spec.model_dump(mode="json"),
-        status=status.model_dump(mode="json"),
-        region=node.spec.region,
-        edge_type=node.spec.edge_type.value,
-        state=status.state.value,
-    )
-    stamp(session, KIND, row, "created")
-    return to_node(row)
+    values = {
+        "id": objects.new_id(),
+        "tenant": tenant,
+        "name": node.metadata.name,
+        "labels": dict(node.metadata.labels),
+        "spec": node.spec.model_dump(mode="json"),
+        "status": status.model_dump(mode="json"),
+        "region": node.spec.region,
+        "edge_type": node.spec.edge_type.value,
+        "state": status.state.value,
+    }
+    meta = objects.insert_new(session, NodeRow, KIND, values)
+    # The spec was validated as the request's; the stored JSON is its dump, so it is reused.
+    return Node(metadata=meta, spec=node.spec, status=status)
 
 
 def read_node(*, session: Session, ref: str, tenant: str | None = DEFAULT_TENANT) -> Node:
@@ -68,6 +69,46 @@ def list_nodes(
     continue_token: str | None = None,
 ) -> Page[Node]:
     """A page of nodes in (name, id) order; every filter given must hold."""
+    return objects.list_page(
+        session,
+        model=NodeRow,
+        output=Node,
+        kind=KIND,
+        tenant=tenant,
+        where=_filters(region, edge_type, state),
+        label_selector=label_selector,
+        limit=limit,
+        continue_token=continue_token,
+    )
+
+
+def list_node_documents(
+    *,
+    session: Session,
+    tenant: str | None = DEFAULT_TENANT,
+    region: str | None = None,
+    edge_type: EdgeType | str | None = None,
+    state: NodeState | str | None = None,
+    label_selector: LabelSelector | str | None = None,
+    limit: int = 100,
+    continue_token: str | None = None,
+) -> DocumentPage:
+    """:func:`list_nodes` as the JSON texts the API answers (``objects.list_documents``)."""
+    return objects.list_documents(
+        session,
+        model=NodeRow,
+        kind=KIND,
+        tenant=tenant,
+        where=_filters(region, edge_type, state),
+        label_selector=label_selector,
+        limit=limit,
+        continue_token=continue_token,
+    )
+
+
+def _filters(
+    region: str | None, edge_type: EdgeType | str | None, state: NodeState | str | None
+) -> list[ColumnElement[bool]]:
     where: list[ColumnElement[bool]] = []
     if region is not None:
         where.append(NodeRow.region == region)
@@ -75,17 +116,7 @@ def list_nodes(
         where.append(NodeRow.edge_type == str(edge_type))
     if state is not None:
         where.append(NodeRow.state == str(state))
-    return objects.list_page(
-        session,
-        model=NodeRow,
-        output=Node,
-        kind=KIND,
-        tenant=tenant,
-        where=where,
-        label_selector=label_selector,
-        limit=limit,
-        continue_token=continue_token,
-    )
+    return where
 
 
 def update_node_config(

@@ -5,18 +5,36 @@ The per-kind modules (nodes, workloads, instances) are thin on top of these so t
 then id) are written once.
 """
 
-import json
 import re
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from itertools import pairwise
+from json.encoder import encode_basestring_ascii as _quote
 from typing import Any, TypeVar
 
-from pydantic import BaseModel
-from sqlalchemy import ColumnElement, Row, SQLColumnExpression, Text, cast, select, tuple_
+from pydantic import BaseModel, TypeAdapter
+from sqlalchemy import (
+    ColumnElement,
+    Insert,
+    Row,
+    Select,
+    SQLColumnExpression,
+    Table,
+    Text,
+    bindparam,
+    case,
+    cast,
+    func,
+    insert,
+    literal,
+    select,
+    tuple_,
+    type_coerce,
+)
 from sqlalchemy.orm import Session
 
-from edgeorch.schemas.envelope import Metadata
+from edgeorch.schemas.envelope import API_VERSION, Metadata
 from edgeorch.store.errors import (
     AlreadyExists,
     AmbiguousReference,
@@ -24,10 +42,15 @@ from edgeorch.store.errors import (
     InvalidRequest,
     NotFound,
 )
-from edgeorch.store.pagination import Page, decode_token, encode_token
+from edgeorch.store.pagination import DocumentPage, Page, decode_token, encode_token
 from edgeorch.store.selectors import LabelSelector, parse_label_selector
-from edgeorch.store.sql.changes import Op, current_revision, record_change
-from edgeorch.store.sql.labels import add_labels, delete_labels, replace_labels, selector_clause
+from edgeorch.store.sql.changes import Op, current_revision, current_revision_query, record_change
+from edgeorch.store.sql.labels import (
+    add_labels,
+    delete_labels,
+    page_selector_clause,
+    replace_labels,
+)
 from edgeorch.store.sql.orm import ObjectColumns, TenantRow
 
 RowT = TypeVar("RowT", bound=ObjectColumns)
@@ -61,9 +84,22 @@ def require_tenant(session: Session, tenant: str) -> None:
     seen: set[str] = session.info.setdefault(TENANTS_SEEN_KEY, set())
     if tenant in seen:
         return
-    if session.scalar(select(TenantRow.id).where(TenantRow.name == tenant)) is None:
+    if session.connection().execute(_TENANT_ID, {"name": tenant}).first() is None:
         raise NotFound("Tenant", tenant)
     seen.add(tenant)
+
+
+# Statements of the write path, built once: building a statement and its cache key on every
+# call cost more than running it (the registration profile, bench/api_scale.py).
+_TENANTS: Table = TenantRow.__table__  # type: ignore[assignment]
+_TENANT_ID = select(_TENANTS.c.id).where(_TENANTS.c.name == bindparam("name"))
+_NAME_TAKEN: dict[str, Select[tuple[str]]] = {}
+_INSERTS: dict[str, Insert] = {}
+
+
+def _table(model: type[ObjectColumns]) -> Table:
+    table: Table = model.__table__  # type: ignore[attr-defined]
+    return table
 
 
 def resolve_tenant(tenant: str | None, in_metadata: str | None, default: str) -> str:
@@ -105,8 +141,13 @@ def check_version(kind: str, row: ObjectColumns, expected: int | None) -> None:
 
 def check_name_free(session: Session, model: type[RowT], kind: str, name: str, tenant: str) -> None:
     """Raise AlreadyExists if ``name`` is taken by an object of this kind in ``tenant``."""
-    taken = select(model.id).where(model.tenant == tenant, model.name == name)
-    if session.scalar(taken) is not None:
+    table = _table(model)
+    taken = _NAME_TAKEN.get(table.name)
+    if taken is None:
+        c = table.c
+        taken = select(c.id).where(c.tenant == bindparam("tenant"), c.name == bindparam("name"))
+        _NAME_TAKEN[table.name] = taken
+    if session.connection().execute(taken, {"tenant": tenant, "name": name}).first() is not None:
         raise AlreadyExists(kind, name, tenant)
 
 
@@ -133,6 +174,44 @@ def stamp(
     elif labels_changed:
         replace_labels(session, kind=kind, object_id=row.id, labels=row.labels)
     session.flush()
+
+
+def insert_new(
+    session: Session, model: type[ObjectColumns], kind: str, values: dict[str, Any]
+) -> Metadata:
+    """Insert a new object row with one Core INSERT (no ORM unit of work): what :func:`stamp`
+    does for a created row, for the creates that never touch the row again in the transaction.
+
+    ``values`` holds every column but the stamped ones (``resource_version``, ``created_at``,
+    ``updated_at``); returns the new object's metadata.
+    """
+    revision = record_change(
+        session,
+        kind=kind,
+        object_id=values["id"],
+        name=values["name"],
+        tenant=values["tenant"],
+        op="created",
+    )
+    moment = now(session)
+    table = _table(model)
+    statement = _INSERTS.get(table.name)
+    if statement is None:
+        statement = _INSERTS[table.name] = insert(table)
+    session.connection().execute(
+        statement,
+        {**values, "resource_version": revision, "created_at": moment, "updated_at": moment},
+    )
+    add_labels(session, kind=kind, object_id=values["id"], labels=values["labels"])
+    return Metadata(
+        id=values["id"],
+        name=values["name"],
+        tenant=values["tenant"],
+        labels=dict(values["labels"]),
+        resource_version=revision,
+        created_at=moment,
+        updated_at=moment,
+    )
 
 
 def metadata(row: ObjectColumns) -> Metadata:
@@ -166,56 +245,209 @@ def list_page(
     continue_token: str | None,
 ) -> Page[OutT]:
     """One page of ``kind`` in (name, id) order after ``continue_token``, as ``output`` models."""
+    page = list_documents(
+        session,
+        model=model,
+        kind=kind,
+        tenant=tenant,
+        where=where,
+        label_selector=label_selector,
+        limit=limit,
+        continue_token=continue_token,
+    )
+    adapter = _ADAPTERS.get(output)
+    if adapter is None:
+        adapter = _ADAPTERS[output] = TypeAdapter(list[output])  # type: ignore[valid-type]
+    items: list[OutT] = adapter.validate_json(f"[{page.documents}]")
+    return Page(items=items, continue_token=page.continue_token, revision=page.revision)
+
+
+_ADAPTERS: dict[type[BaseModel], TypeAdapter[Any]] = {}
+
+
+def list_documents(
+    session: Session,
+    *,
+    model: type[ObjectColumns],
+    kind: str,
+    tenant: str | None,
+    where: Sequence[ColumnElement[bool]],
+    label_selector: LabelSelector | str | None,
+    limit: int,
+    continue_token: str | None,
+) -> DocumentPage:
+    """:func:`list_page` as JSON, each object exactly as the API returns it, built around the
+    stored spec/status/labels JSON without parsing it.
+
+    The stored JSON is the full dump of the object's models (every write stores
+    ``model_dump(mode="json")``, and ``Database.migrate`` rewrites the stored documents when
+    the models change: ``sql/documents.py``), so it needs no validation on the way out.
+    """
     check_limit(limit)
-    revision = current_revision(session=session)
-    query = select(*_listed_columns(model)).where(*where)
+    # The keys of the page first (from the indexes alone where one covers the filter), then
+    # the documents of just those rows.
+    keys = select(model.id).where(*where)
     if tenant is not None:
-        query = query.where(model.tenant == tenant)
+        keys = keys.where(model.tenant == tenant)
     selector = as_selector(label_selector)
     if selector is not None:
-        query = query.where(selector_clause(kind=kind, object_id=model.id, selector=selector))
+        clause = page_selector_clause(session, kind=kind, object_id=model.id, selector=selector)
+        keys = keys.where(clause)
     if continue_token is not None:
         after = decode_token(continue_token, kind, (str, str))
-        query = query.where(tuple_(model.name, model.id) > tuple_(*after))
-    rows = session.execute(query.order_by(model.name, model.id).limit(limit + 1)).all()
-    token = None
-    if len(rows) > limit:
-        token = encode_token(kind, (rows[limit - 1].name, rows[limit - 1].id))
-    items = [output.model_validate_json(_document(r)) for r in rows[:limit]]
-    return Page(items=items, continue_token=token, revision=revision)
+        keys = keys.where(tuple_(model.name, model.id) > tuple_(*after))
+    keys = keys.order_by(model.name, model.id).limit(limit + 1)
+    found = None
+    if session.get_bind().dialect.name == "sqlite":
+        found = _sqlite_page(session, model, kind, keys, limit)
+    if found is None:
+        found = _rows_page(session, model, kind, keys, limit)
+    documents, count, last, revision = found
+    token = None if last is None else encode_token(kind, last)
+    return DocumentPage(documents, count, token, revision)
 
 
-def _listed_columns(model: type[ObjectColumns]) -> tuple[SQLColumnExpression[Any], ...]:
-    # JSON columns come back as their text (CAST ... AS TEXT on both backends), so pydantic
-    # parses and validates each object in one pass in Rust: several times faster than
-    # json.loads per column followed by model validation, which dominated list latency.
+# The documents, their count, the key of the last one if more follow, the store's revision.
+_Found = tuple[str, int, tuple[str, str] | None, int]
+
+
+def _rows_page(
+    session: Session, model: type[ObjectColumns], kind: str, keys: Select[Any], limit: int
+) -> _Found:
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    query = select(*_listed_columns(model, raw_times=sqlite)).where(model.id.in_(keys))
+    rows = session.execute(query.order_by(model.name, model.id)).all()
+    last = (rows[limit - 1].name, rows[limit - 1].id) if len(rows) > limit else None
+    page = rows[:limit]
+    revision = current_revision(session=session)
+    return ",".join(_document(r, kind) for r in page), len(page), last, revision
+
+
+def _sqlite_page(
+    session: Session, model: type[ObjectColumns], kind: str, keys: Select[Any], limit: int
+) -> _Found | None:
+    """The page as ONE row, the documents built and joined by SQLite; None if SQLite did not
+    keep the order (the caller then reads row by row).
+
+    Why: pysqlite releases the GIL around every row it steps through, and while other threads
+    compute (the controllers of ``edgeorch server``) each release can cost the request a full
+    switch interval (5 ms) to get it back: a page read row by row had a tail of hundreds of
+    milliseconds where this one has a few hand-overs.
+    """
+    ordered = (
+        select(
+            _sqlite_document(model, kind).label("doc"),
+            model.name,
+            model.id,
+            func.row_number().over(order_by=(model.name, model.id)).label("n"),
+        )
+        .where(model.id.in_(keys))
+        .order_by(model.name, model.id)
+        .subquery()
+    )
+    key = ordered.c.name.concat(_UNIT).concat(ordered.c.id)
+    row = session.execute(
+        select(
+            func.group_concat(case((ordered.c.n <= limit, ordered.c.doc)), ","),
+            func.group_concat(key, _RECORD),
+            current_revision_query().scalar_subquery(),  # same statement: same snapshot
+        )
+    ).one()
+    documents, joined = row[0] or "", row[1] or ""
+    found = [tuple(k.split(_UNIT)) for k in joined.split(_RECORD)] if joined else []
+    if any(a >= b for a, b in pairwise(found)):
+        return None  # aggregate order is not promised by SQLite: never seen, but checked
+    last = (found[limit - 1][0], found[limit - 1][1]) if len(found) > limit else None
+    return documents, min(len(found), limit), last, int(row[2])
+
+
+_UNIT, _RECORD = "\x1f", "\x1e"  # separators no name or id can hold
+
+
+def _sqlite_document(model: type[ObjectColumns], kind: str) -> ColumnElement[str]:
+    """SQL (SQLite) for the JSON :func:`_document` builds in Python."""
+    template = (
+        f'{{"apiVersion":"{API_VERSION}","kind":"{kind}","metadata":{{"id":%s,"name":%s,'
+        '"tenant":%s,"resource_version":%d,"created_at":"%s","updated_at":"%s","labels":%s},'
+        '"spec":%s,"status":%s}'
+    )
+    return func.printf(
+        literal(template, Text),
+        func.json_quote(model.id),
+        func.json_quote(model.name),
+        func.json_quote(model.tenant),
+        model.resource_version,
+        _sqlite_time(model.created_at),
+        _sqlite_time(model.updated_at),
+        cast(model.labels, Text),
+        cast(model.spec, Text),
+        cast(model.status, Text),
+        type_=Text,
+    )
+
+
+def _sqlite_time(column: Any) -> ColumnElement[str]:
+    """SQL for :func:`_time` on SQLite's stored text ``YYYY-MM-DD HH:MM:SS.ffffff``."""
+    text = type_coerce(column, Text)
+    whole = func.replace(func.substr(text, 1, func.length(text) - 7), " ", "T")
+    iso_text = case((func.substr(text, -7) == ".000000", whole), else_=func.replace(text, " ", "T"))
+    return iso_text.concat("Z")
+
+
+def _listed_columns(
+    model: type[ObjectColumns], *, raw_times: bool = False
+) -> tuple[SQLColumnExpression[Any], ...]:
+    # JSON columns come back as their text (CAST ... AS TEXT on both backends) and are spliced
+    # into the answer as they are: parsing, validating and re-serialising every object of a
+    # page through pydantic dominated list latency. ``raw_times`` (SQLite only) reads the
+    # timestamps as the stored text too, which :func:`_time` rewrites without parsing.
+    times: tuple[SQLColumnExpression[Any], ...] = (model.created_at, model.updated_at)
+    if raw_times:
+        times = (
+            cast(model.created_at, Text).label("created_at"),
+            cast(model.updated_at, Text).label("updated_at"),
+        )
     return (
         model.id,
         model.name,
         model.tenant,
         model.resource_version,
-        model.created_at,
-        model.updated_at,
+        *times,
         cast(model.labels, Text).label("labels"),
         cast(model.spec, Text).label("spec"),
         cast(model.status, Text).label("status"),
     )
 
 
-def _document(row: Row[Any]) -> str:
-    """The JSON of one object as the API returns it, built around the stored JSON texts."""
-    meta = json.dumps(
-        {
-            "id": row.id,
-            "name": row.name,
-            "tenant": row.tenant,
-            "resource_version": row.resource_version,
-            "created_at": row.created_at.isoformat(),
-            "updated_at": row.updated_at.isoformat(),
-        }
+def iso(moment: datetime) -> str:
+    """``moment`` (aware, UTC) as pydantic writes it in JSON: ISO 8601 with a ``Z``."""
+    text = moment.isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+def _time(value: datetime | str) -> str:
+    """A timestamp as pydantic writes it: from a datetime, or from SQLite's stored text
+    (``YYYY-MM-DD HH:MM:SS.ffffff``, naive UTC: ``sql/types.py``) without parsing it."""
+    if not isinstance(value, str):
+        return iso(value)
+    text = value.replace(" ", "T", 1)
+    if text.endswith(".000000"):  # pydantic, like isoformat, omits zero microseconds
+        text = text[:-7]
+    return text + "Z"
+
+
+def _document(row: Row[Any], kind: str | None = None) -> str:
+    """The JSON of one object as the API returns it, built around the stored JSON texts
+    (without ``apiVersion`` and ``kind`` when ``kind`` is None: the models default them)."""
+    head = "{" if kind is None else f'{{"apiVersion":"{API_VERSION}","kind":"{kind}",'
+    # Plain formatting (strings through the C quoting function json.dumps uses): a dict through
+    # json.dumps per row was the largest cost of a page after the pydantic round trip was gone.
+    return (
+        f'{head}"metadata":{{"id":{_quote(row.id)},"name":{_quote(row.name)},'
+        f'"tenant":{_quote(row.tenant)},"resource_version":{int(row.resource_version)},'
+        f'"created_at":"{_time(row.created_at)}","updated_at":"{_time(row.updated_at)}",'
+        f'"labels":{row.labels}}},"spec":{row.spec},"status":{row.status}}}'
     )
-    labels = f',"labels":{row.labels}}}'
-    return f'{{"metadata":{meta[:-1]}{labels},"spec":{row.spec},"status":{row.status}}}'
 
 
 def check_limit(limit: int) -> None:

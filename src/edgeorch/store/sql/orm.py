@@ -80,6 +80,10 @@ class NodeRow(ObjectColumns, Base):
         Index("ix_nodes_all_edge_type", "edge_type", "name", "id"),
         Index("ix_nodes_all_state", "state", "name", "id"),
         Index("ix_nodes_all_name", "name", "id"),
+        # Covering indexes for the keys of a page: migration 0005.
+        Index("ix_nodes_name", "tenant", "name", "id"),
+        Index("ix_nodes_region_edge_type", "tenant", "region", "edge_type", "name", "id"),
+        Index("ix_nodes_all_region_edge_type", "region", "edge_type", "name", "id"),
     )
 
     region: Mapped[str] = mapped_column(String(63))
@@ -96,6 +100,7 @@ class WorkloadRow(ObjectColumns, Base):
         Index("ix_workloads_runtime", "tenant", "runtime", "name", "id"),
         Index("ix_workloads_all_runtime", "runtime", "name", "id"),
         Index("ix_workloads_all_name", "name", "id"),
+        Index("ix_workloads_name", "tenant", "name", "id"),  # migration 0005
     )
 
     runtime: Mapped[str] = mapped_column(String(16))
@@ -188,3 +193,13 @@ class ChangeRow(Base):
     name: Mapped[str] = mapped_column(String(NAME_LENGTH))
     tenant: Mapped[str] = mapped_column(String(NAME_LENGTH))
     op: Mapped[str] = mapped_column(String(16))
+
+
+class StoreMetaRow(Base):
+    """A fact about the store itself (migration 0005), e.g. the fingerprint of the models whose
+    JSON the object rows hold (``sql/documents.py``)."""
+
+    __tablename__ = "store_meta"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)

@@ -17,7 +17,7 @@ from edgeorch.schemas.workload import (
     WorkloadUpdate,
 )
 from edgeorch.store.errors import Conflict, InvalidRequest
-from edgeorch.store.pagination import Page
+from edgeorch.store.pagination import DocumentPage, Page
 from edgeorch.store.selectors import LabelSelector
 from edgeorch.store.sql import objects
 from edgeorch.store.sql.objects import stamp
@@ -51,17 +51,17 @@ def create_workload(
     objects.require_tenant(session, tenant)
     objects.check_name_free(session, WorkloadRow, KIND, workload.metadata.name, tenant)
     status = WorkloadStatus(desired_replicas=_desired(workload.spec, None), generation=1)
-    row = WorkloadRow(
-        id=objects.new_id(),
-        tenant=tenant,
-        name=workload.metadata.name,
-        labels=dict(workload.metadata.labels),
-        spec=workload.spec.model_dump(mode="json"),
-        status=status.model_dump(mode="json"),
-        runtime=workload.spec.runtime.value,
-    )
-    stamp(session, KIND, row, "created")
-    return to_workload(row)
+    values = {
+        "id": objects.new_id(),
+        "tenant": tenant,
+        "name": workload.metadata.name,
+        "labels": dict(workload.metadata.labels),
+        "spec": workload.spec.model_dump(mode="json"),
+        "status": status.model_dump(mode="json"),
+        "runtime": workload.spec.runtime.value,
+    }
+    meta = objects.insert_new(session, WorkloadRow, KIND, values)
+    return Workload(metadata=meta, spec=workload.spec, status=status)
 
 
 def read_workload(*, session: Session, ref: str, tenant: str | None = DEFAULT_TENANT) -> Workload:
@@ -79,20 +79,43 @@ def list_workloads(
     continue_token: str | None = None,
 ) -> Page[Workload]:
     """A page of workloads in (name, id) order."""
-    where: list[ColumnElement[bool]] = []
-    if runtime is not None:
-        where.append(WorkloadRow.runtime == str(runtime))
     return objects.list_page(
         session,
         model=WorkloadRow,
         output=Workload,
         kind=KIND,
         tenant=tenant,
-        where=where,
+        where=_filters(runtime),
         label_selector=label_selector,
         limit=limit,
         continue_token=continue_token,
     )
+
+
+def list_workload_documents(
+    *,
+    session: Session,
+    tenant: str | None = DEFAULT_TENANT,
+    runtime: Runtime | str | None = None,
+    label_selector: LabelSelector | str | None = None,
+    limit: int = 100,
+    continue_token: str | None = None,
+) -> DocumentPage:
+    """:func:`list_workloads` as the JSON texts the API answers (``objects.list_documents``)."""
+    return objects.list_documents(
+        session,
+        model=WorkloadRow,
+        kind=KIND,
+        tenant=tenant,
+        where=_filters(runtime),
+        label_selector=label_selector,
+        limit=limit,
+        continue_token=continue_token,
+    )
+
+
+def _filters(runtime: Runtime | str | None) -> list[ColumnElement[bool]]:
+    return [] if runtime is None else [WorkloadRow.runtime == str(runtime)]
 
 
 def update_workload(
