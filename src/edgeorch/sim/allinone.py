@@ -38,7 +38,7 @@ from rich.panel import Panel
 
 from edgeorch.agent.localstate import LocalState
 from edgeorch.api import create_app
-from edgeorch.cli.serve import Prepared
+from edgeorch.cli.serve import Prepared, share_the_gil
 from edgeorch.controllers import ControllerSettings, controllers_enabled
 from edgeorch.sim.apps import analytics_wasm
 from edgeorch.sim.fleet import generate_fleet
@@ -137,6 +137,7 @@ class AllInOne:
         # The controllers place the sample replicas; EDGEORCH_CONTROLLERS=0 turns them off,
         # as for 'edgeorch server'.
         controllers = ControllerSettings.from_env() if controllers_enabled() else None
+        share_the_gil()
         app = create_app(self.prepared.database, self.prepared.settings, controllers=controllers)
         config = uvicorn.Config(
             app,
