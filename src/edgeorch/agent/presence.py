@@ -10,9 +10,11 @@ least ``UTILIZATION_STEP``, agent facts) or at least every ``persist_interval`` 
 ``nodeStatusReportFrequency``). At 10,000 nodes that is 33 row writes a second instead of 333
 with a 30 s refresh.
 
-So a stored ``status.last_heartbeat`` may be up to ``persist_interval`` old. Readers that show it
-take the fresher in-memory time (:meth:`Presence.fresher`); the node-lifecycle controller in the
-same process reads :meth:`Presence.last_seen`, and never counts silence from before its own start
+So a stored ``status.last_heartbeat`` of a ``ready`` node may be up to ``persist_interval`` old
+(as a Kubernetes node's ``lastHeartbeatTime``, which the kubelet also refreshes every five
+minutes); the node's ``state`` is what says it is alive. When a node turns ``suspect`` or
+``down`` the controller writes the exact time it was last heard from. The node-lifecycle
+controller reads :meth:`Presence.last_seen`, and never counts silence from before its own start
 (``controllers/nodes.py``), so a restart cannot turn nodes down on a stale stored time. The
 writes themselves are made by ``edgeorch.api.heartbeats``, which also keeps the stored status the
 decision compares against in memory.
@@ -27,7 +29,7 @@ from datetime import datetime
 
 from edgeorch.config import env_number
 from edgeorch.domain.enums import NodeState
-from edgeorch.schemas.node import Node, NodeStatus
+from edgeorch.schemas.node import NodeStatus
 
 PERSIST_INTERVAL = 300.0
 PERSIST_ENV = "EDGEORCH_NODE_STATUS_PERSIST_SECONDS"
@@ -72,15 +74,6 @@ class Presence:
         with self._lock:
             entry = self._seen.get(node_id)
             return None if entry is None else entry.at
-
-    def fresher(self, node: Node) -> Node:
-        """``node`` with the later of its stored and its in-memory ``last_heartbeat``."""
-        seen = self.last_seen(node.metadata.id)
-        stored = node.status.last_heartbeat
-        if seen is None or (stored is not None and stored >= seen):
-            return node
-        status = node.status.model_copy(update={"last_heartbeat": seen})
-        return node.model_copy(update={"status": status})
 
     def should_persist(self, node_id: str, stored: NodeStatus, fresh: NodeStatus) -> bool:
         """True when ``fresh`` differs from ``stored`` in a way worth a write, or it is time."""

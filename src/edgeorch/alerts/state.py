@@ -8,7 +8,7 @@ pass, re-judges only the subjects whose inputs changed, as told by the
   taken out and put back, so a region's sums never need the whole fleet);
 - ``ResidencyViolation``: changed instances, the instances of changed workloads, and the
   instances on nodes whose *placement facts* changed (name, country, location, edge type,
-  slices: not the status a heartbeat rewrites every 30 s);
+  slices: not the status a heartbeat rewrites every few minutes);
 - ``SlaViolation``: workloads that changed, whose instances changed, that run on a node whose
   facts changed, or whose telemetry is (or was, last pass) judged;
 - ``ResponseTimeHigh`` / ``ErrorRateHigh`` and ``RegionCapacityHigh``: every pass, from the

@@ -6,7 +6,7 @@ a controller cares about touches no database: :class:`HeartbeatState` keeps, per
 first beat after the server started and kept current by what this process writes. Writes that are
 due are handed to one background thread, which commits many nodes' writes in one transaction:
 
-- **periodic and utilization writes** (``agent/presence.py``: every 30 s, or utilization moved by
+- **periodic and utilization writes** (``agent/presence.py``: every 300 s, or utilization moved by
   0.1): queued, and the beat is answered at once. They are committed within ``flush_interval``
   (1 s); a crash loses at most that second, which is harmless: the next beat writes again.
 - **changes** (a new node state, instance count or agent facts, or a changed instance report):

@@ -44,6 +44,7 @@ _FEED_KINDS = ("Workload", "Instance", "Node")
 OPERATIONS_TICK = 1.0  # seconds between passes of rollbacks, autoscaler and drain events
 _MIN_PASS_INTERVAL = 0.05  # batch bursts of changes (an agent reporting many instances)
 PASS_PACING = 3.0  # after a pass of d seconds, rest at least PASS_PACING * d
+ROLLOUT_TICK = 5.0  # seconds between passes while a rollout is in progress
 
 
 _SKIM = 2000  # changes looked at to decide whether a reconcile pass is needed
@@ -242,6 +243,8 @@ class ControllerManager:
             timeout = self.settings.resync
             if any(s in (NodeState.SUSPECT, NodeState.DOWN) for s in self.tracker.states.values()):
                 timeout = min(timeout, 1.0)
+            if self.workloads.rolling:  # progress deadlines are time, not changes
+                timeout = min(timeout, ROLLOUT_TICK)
             if not self.workloads.backlog:
                 self._wait_for_work(self.workloads.last_revision, timeout)
             rest = rest_until - time.monotonic()

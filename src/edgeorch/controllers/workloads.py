@@ -146,6 +146,7 @@ class WorkloadController:
         self._deferred: frozenset[str] = frozenset()
         self.last_revision = 0
         self.last_looked = 0  # workloads looked at by the last pass (tests, metrics)
+        self.rolling = 0  # workloads whose rollout was progressing at the last pass
 
     def decide_once(self) -> Decided:
         """A plan over every workload from a fresh view (no writes; nothing remembered)."""
@@ -203,10 +204,13 @@ class WorkloadController:
         for _, wid, node_id in seen.instances.values():
             if node_id is not None:
                 on_node[node_id].add(wid)
+        rolling = 0
         for wid, w in view.workloads.items():
             rollout = w.status.rollout
             if rollout is not None and rollout.state == "progressing":
                 changed.add(wid)
+                rolling += 1
+        self.rolling = rolling
         for nid, (nv, _) in seen.nodes.items():
             if nv.state in _TROUBLED:
                 changed |= on_node.get(nid, set())
