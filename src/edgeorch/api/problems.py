@@ -79,12 +79,23 @@ def body_problem(exc: ValidationError, model: type[BaseModel]) -> ApiProblem:
     """The problem for a body parsed by hand with ``model.model_validate_json`` (the same
     answers FastAPI's validation gets below: 400 for malformed JSON, else 422 per field)."""
     errors = exc.errors()
-    for error in errors:
-        if error.get("type") == "json_invalid":
-            ctx = error.get("ctx") or {}
-            detail = f"the body is not valid JSON: {ctx.get('error', 'parse error')}"
-            return ApiProblem(400, "Malformed body", detail)
+    malformed = _malformed(list(errors))
+    if malformed is not None:
+        return malformed
     return invalid(validation_errors(errors, model, strip_body=False))
+
+
+def _malformed(errors: list[Any]) -> ApiProblem | None:
+    """A 400 for a body that is not JSON at all (pydantic's ``json_invalid``), else None."""
+    bad = [e for e in errors if e.get("type") == "json_invalid"]
+    if not bad:
+        return None
+    ctx = bad[0].get("ctx") or {}
+    detail = f"the body is not valid JSON: {ctx.get('error', 'parse error')}"
+    pos = bad[0].get("loc", ())
+    if len(pos) > 1:  # FastAPI's errors carry ("body", character)
+        detail += f" at character {pos[1]}"
+    return ApiProblem(400, "Malformed body", detail)
 
 
 def _route_body_model(request: Request) -> type[BaseModel] | None:
@@ -98,14 +109,9 @@ def _route_body_model(request: Request) -> type[BaseModel] | None:
 async def _on_request_validation(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = list(exc.errors())
-    json_errors = [e for e in errors if e.get("type") == "json_invalid"]
-    if json_errors:
-        ctx = json_errors[0].get("ctx") or {}
-        detail = f"the body is not valid JSON: {ctx.get('error', 'parse error')}"
-        pos = json_errors[0].get("loc", ())
-        if len(pos) > 1:
-            detail += f" at character {pos[1]}"
-        return problem_response(ApiProblem(400, "Malformed body", detail), request)
+    malformed = _malformed(errors)
+    if malformed is not None:
+        return problem_response(malformed, request)
     problem = invalid(validation_errors(errors, _route_body_model(request)))
     return problem_response(problem, request)
 

@@ -98,16 +98,21 @@ def node_show(
     emit_data(node, output)
 
 
+def _each_node(ctx: typer.Context, refs: list[str], method: str, suffix: str, done: str) -> None:
+    """``method`` on ``/edge/nodes/<ref><suffix>`` for each ref, one line per node."""
+    with api_client(ctx) as client:
+        for ref in refs:
+            node = client.request(method, f"/edge/nodes/{ref}{suffix}")
+            console.print(f"node/{node['metadata']['name']} {done}")
+
+
 @node_app.command("rm")
 def node_rm(
     ctx: typer.Context,
     refs: Annotated[list[str], typer.Argument(help="node ids, names or id prefixes")],
 ) -> None:
     """Remove nodes."""
-    with api_client(ctx) as client:
-        for ref in refs:
-            node = client.request("DELETE", f"/edge/nodes/{ref}")
-            console.print(f"node/{node['metadata']['name']} removed")
+    _each_node(ctx, refs, "DELETE", "", "removed")
 
 
 @workload_app.command("ls")
@@ -247,10 +252,7 @@ def node_cordon(
     refs: Annotated[list[str], typer.Argument(help="node ids, names or id prefixes")],
 ) -> None:
     """Place nothing new on nodes; what they run stays."""
-    with api_client(ctx) as client:
-        for ref in refs:
-            node = client.request("POST", f"/edge/nodes/{ref}/cordon")
-            console.print(f"node/{node['metadata']['name']} cordoned")
+    _each_node(ctx, refs, "POST", "/cordon", "cordoned")
 
 
 @node_app.command("uncordon")
@@ -259,10 +261,7 @@ def node_uncordon(
     refs: Annotated[list[str], typer.Argument(help="node ids, names or id prefixes")],
 ) -> None:
     """Let nodes take new instances again (also stops a drain)."""
-    with api_client(ctx) as client:
-        for ref in refs:
-            node = client.request("POST", f"/edge/nodes/{ref}/uncordon")
-            console.print(f"node/{node['metadata']['name']} uncordoned")
+    _each_node(ctx, refs, "POST", "/uncordon", "uncordoned")
 
 
 @node_app.command("drain")
