@@ -105,20 +105,24 @@ def fleet(tmp_path: Path) -> Iterator[Fleet]:
 
 
 def _sleepers(agent: AgentProcess, marker: str) -> int:
-    """How many of the agent's descendant processes run the workload's command."""
+    """How many copies of the workload the agent runs: its descendant processes that run the
+    workload's command, counted by session (the process driver starts each instance in a
+    session of its own). Counting processes would count one copy several times while a
+    launcher forks on its way to the command (pyenv's ``python3`` shim is a bash script that
+    forks subshells with the same arguments)."""
     assert agent.process is not None
     try:
         children = psutil.Process(agent.process.pid).children(recursive=True)
     except psutil.NoSuchProcess:
         return 0
-    count = 0
+    sessions = set()
     for child in children:
         try:
             if marker in " ".join(child.cmdline()):
-                count += 1
-        except psutil.Error:
+                sessions.add(os.getsid(child.pid))
+        except (psutil.Error, ProcessLookupError):
             continue
-    return count
+    return len(sessions)
 
 
 def test_a_cut_off_agent_is_replaced_and_a_singleton_never_runs_twice(fleet: Fleet) -> None:
