@@ -334,3 +334,36 @@ def test_heartbeat_status_writes_do_not_start_a_reconcile_pass(h: Harness) -> No
     assert h.manager._quiet_node_writes(since) is None  # a new spec: a pass
     h.node("b")
     assert h.manager._quiet_node_writes(_revision(h) - 1) is None  # a new node: a pass
+
+
+def test_pre_registered_nodes_start_no_pass_until_they_join(h: Harness) -> None:
+    h.node("a")
+    h.manager.workloads.run_once()
+    since = _revision(h)
+    _write_status(h, h.node("b"), utilization=Utilization(cpu=0.1))  # remember every node
+    assert h.manager._quiet_node_writes(since) is None
+    since = _revision(h)
+    with h.db.write() as s:
+        pending = create_node(session=s, node=node_body("c")).metadata.id  # never joined
+    assert h.manager._quiet_node_writes(since) == _revision(h)
+    since = _revision(h)
+    _write_status(h, pending, state=NodeState.READY)  # its agent joins: something to place on
+    assert h.manager._quiet_node_writes(since) is None
+
+
+def test_the_lost_after_clock_starts_when_a_node_is_seen_down(database: Database) -> None:
+    from edgeorch.controllers.nodes import DownClock
+
+    with database.write() as s:
+        node = create_node(session=s, node=node_body("a"), state=NodeState.READY)
+    clock = DownClock()
+    t0 = datetime(2026, 1, 1)
+    assert clock.views({node.metadata.id: node}, t0)[node.metadata.id].down_since is None
+    status = node.status.model_copy(update={"state": NodeState.DOWN})
+    down = node.model_copy(update={"status": status})
+    later = t0 + timedelta(seconds=5)
+    assert clock.views({node.metadata.id: down}, later)[node.metadata.id].down_since == later
+    much_later = later + timedelta(seconds=60)  # still down: the clock keeps its start
+    assert clock.views({node.metadata.id: down}, much_later)[node.metadata.id].down_since == later
+    clock.views({node.metadata.id: node}, much_later)  # back: forgotten
+    assert clock.since == {}

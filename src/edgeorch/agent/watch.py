@@ -27,10 +27,8 @@ history does not reach back far enough.
 """
 
 import asyncio
-import contextlib
 import json
 import logging
-import sqlite3
 import threading
 import time
 from collections import defaultdict, deque
@@ -44,13 +42,13 @@ from sqlalchemy.orm import Session
 from edgeorch.schemas.instance import InstanceSpec
 from edgeorch.schemas.workload import WorkloadSpec
 from edgeorch.store import Assignments, Database, current_revision, list_changes, read_assignments
+from edgeorch.store.commits import HINT_INTERVAL, CommitCounter
 from edgeorch.store.sql.orm import InstanceRow, WorkloadRow
 
 log = logging.getLogger("edgeorch.watch")
 
 WATCHED_KINDS = ("Instance", "Workload")
 DEFAULT_POLL_INTERVAL = 0.025  # one revision read per poll for the whole server, not per waiter
-HINT_INTERVAL = 0.01  # SQLite: one PRAGMA data_version per interval, a feed read when it moved
 SAFETY_INTERVAL = 1.0  # SQLite: read the feed at least this often even if the hint did not move
 _CHUNK = 500  # ids per IN (...) query
 _HISTORY = 64  # recent batches kept for waiters that register after their dispatch
@@ -127,7 +125,7 @@ class AssignmentHub:
         self._waiters = 0
         self._thread: threading.Thread | None = None
         self._unlisten = database.on_commit(self._wake.set)
-        self._commits: _CommitCounter | None = None
+        self._commits: CommitCounter | None = None
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -139,7 +137,7 @@ class AssignmentHub:
             with self._database.session() as session:
                 self._revision = current_revision(session=session)
             if self._hint is not None:
-                self._commits = _CommitCounter.open(self._database)
+                self._commits = CommitCounter.open(self._database, "assignment watch")
             self._thread = threading.Thread(target=self._run, name="edgeorch-watch", daemon=True)
         self._thread.start()
 
@@ -289,40 +287,6 @@ class AssignmentHub:
                 if key != waiter.workloads[wid]:
                     woken.add(waiter)
         return woken
-
-
-class _CommitCounter:
-    """``PRAGMA data_version`` on a read-only SQLite connection of the hub's own: the value
-    changes whenever another connection, of this process or another, commits to the file."""
-
-    def __init__(self, connection: sqlite3.Connection) -> None:
-        self._connection = connection
-
-    @classmethod
-    def open(cls, database: Database) -> "_CommitCounter | None":
-        """A counter for a SQLite file; None for PostgreSQL or an in-memory database (the hub
-        then reads the feed every ``poll_interval``)."""
-        path = database.url.database if database.is_sqlite else None
-        if not path or path == ":memory:" or path.startswith("file:"):
-            return None
-        try:
-            connection = sqlite3.connect(
-                f"file:{path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False
-            )
-            counter = cls(connection)
-            counter.version()
-        except sqlite3.Error as exc:
-            log.warning("assignment watch: no commit counter on %s (%s); polls the feed", path, exc)
-            return None
-        return counter
-
-    def version(self) -> int:
-        """The current data version (compare two readings; the value itself means nothing)."""
-        return int(self._connection.execute("PRAGMA data_version").fetchone()[0])
-
-    def close(self) -> None:
-        with contextlib.suppress(sqlite3.Error):
-            self._connection.close()
 
 
 def _discard(index: dict[str, set[_Waiter]], key: str, waiter: _Waiter) -> None:

@@ -31,6 +31,8 @@ from edgeorch.api.routes import (
 )
 from edgeorch.config import ServerSettings
 from edgeorch.controllers import ControllerManager, ControllerSettings
+from edgeorch.controllers.manager import NodeLifecycle
+from edgeorch.controllers.process import ControllerProcess, shareable
 from edgeorch.observability import server as observability
 from edgeorch.placement.live import LiveFleet
 from edgeorch.store import Database
@@ -53,22 +55,12 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        manager = None
-        if controllers is not None:
-            manager = ControllerManager(
-                database,
-                app.state.fleet,
-                lambda n: _last_seen(app, n),
-                controllers,
-                app.state.clock,
-            )
-            manager.start()
-        app.state.controllers = manager
+        running = _start_controllers(app, database, controllers)
         try:
             yield
         finally:
-            if manager is not None:
-                manager.stop()
+            for part in running:
+                part.stop()
             beats = getattr(app.state, "heartbeats", None)
             if beats is not None:
                 beats.close()  # commits the queued heartbeat writes (api/heartbeats.py)
@@ -130,6 +122,33 @@ def create_app(
     # Outermost, so it also times requests the body limit refuses.
     observability.install(app, database, app.state.fleet, app.state.clock)
     return app
+
+
+def _start_controllers(
+    app: FastAPI, database: Database, settings: ControllerSettings | None
+) -> list[ControllerManager | ControllerProcess | NodeLifecycle]:
+    """Start what ``settings`` asks for: nothing (None); every controller in threads of this
+    process; or the node lifecycle here and the others in a child process
+    (``settings.own_process``, when another process can open the store)."""
+    app.state.controllers = None
+    if settings is None:
+        return []
+
+    def presence(node_id: str) -> datetime | None:
+        return _last_seen(app, node_id)
+
+    if not (settings.own_process and shareable(database)):
+        manager = ControllerManager(database, app.state.fleet, presence, settings, app.state.clock)
+        manager.start()
+        app.state.controllers = manager
+        return [manager]
+    lifecycle = NodeLifecycle(database, presence, settings, app.state.clock)
+    child = ControllerProcess(database, settings)
+    app.state.server_metrics.include_process(child.metrics_dir)
+    child.start()
+    lifecycle.start()
+    app.state.controllers = child
+    return [lifecycle, child]
 
 
 def _last_seen(app: FastAPI, node_id: str) -> datetime | None:

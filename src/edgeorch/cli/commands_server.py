@@ -85,9 +85,9 @@ def server(
 
 
 def _controller_settings(suspect: float | None, down: float | None) -> ControllerSettings | None:
-    if not controllers_enabled():
-        return None
     try:
+        if not controllers_enabled():
+            return None
         return ControllerSettings.from_env(suspect_after=suspect, down_after=down)
     except ValueError as exc:
         emit_error(str(exc))

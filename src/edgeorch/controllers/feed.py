@@ -2,7 +2,9 @@
 
 :class:`FeedWaiter` returns as soon as the store has a change after a revision: writes committed
 by this process wake it at once (a commit hook sets a ``threading.Event``); writes by another
-process (another server replica) are noticed by a poll of the feed every ``poll`` seconds. A
+process (the API server when the controllers run in their own process, another server replica)
+are noticed on SQLite within ``HINT_INTERVAL`` (``store/commits.py``: the feed is read when the
+file's commit counter moved) and otherwise by a poll of the feed every ``poll`` seconds. A
 missed wake-up is therefore only ever late by one poll, never lost.
 """
 
@@ -14,6 +16,7 @@ from sqlalchemy import select
 
 from edgeorch.schemas.node import Node
 from edgeorch.store import Database, current_revision, list_changes, list_nodes
+from edgeorch.store.commits import HINT_INTERVAL, CommitCounter
 from edgeorch.store.sql.nodes import to_node
 from edgeorch.store.sql.orm import NodeRow
 
@@ -29,11 +32,14 @@ class FeedWaiter:
         self._wake = threading.Event()
         self._poked = threading.Event()
         self._unlisten = database.on_commit(self._wake.set)
+        self._commits = CommitCounter.open(database, "controller feed")
 
     def close(self) -> None:
         """Stop listening to commits."""
         self._unlisten()
         self._wake.set()
+        if self._commits is not None:
+            self._commits.close()
 
     def poke(self) -> None:
         """End the current (or next) wait at once (shutdown, or another controller wants a
@@ -50,13 +56,27 @@ class FeedWaiter:
             if self._poked.is_set():
                 self._poked.clear()
                 return False
+            # Read the counter before the feed: a commit after this reading moves it again.
+            seen = None if self._commits is None else self._commits.version()
             with self._database.session() as session:
                 if list_changes(session=session, since=since, limit=1, kinds=kinds):
                     return True
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return False
-            self._wake.wait(min(self._poll, remaining))
+            self._sleep(min(self._poll, remaining), seen)
+
+    def _sleep(self, seconds: float, seen: int | None) -> None:
+        """Until a commit of this process, a commit of another (the counter moved past
+        ``seen``), a poke, or ``seconds``."""
+        commits = self._commits
+        if commits is None or seen is None:
+            self._wake.wait(seconds)
+            return
+        until = time.monotonic() + seconds
+        while not self._wake.wait(min(HINT_INTERVAL, max(0.0, until - time.monotonic()))):
+            if commits.version() != seen or time.monotonic() >= until:
+                return
 
 
 class NodeCache:

@@ -1,13 +1,19 @@
-"""The controller manager: one thread per controller inside ``edgeorch server``.
+"""The controllers' threads.
 
-- The node-lifecycle thread ticks every ``node_tick`` seconds: silence is the absence of
-  changes, so it cannot be driven by the change feed.
-- The workload thread waits on the change feed (``FeedWaiter``) and runs a pass on every change,
-  with a full resync every ``resync`` seconds as a safety net, and every second while some
-  node is suspect or down (``lost_after`` deadlines are time, not changes).
+- :class:`NodeLifecycle`, one thread ticking every ``node_tick`` seconds: silence is the
+  absence of changes, so it cannot be driven by the change feed. It needs the in-memory
+  presence of the process that receives the heartbeats, so it always runs in the API server.
+- :class:`ControllerManager`, the controllers that only read and write the store: the workload
+  thread waits on the change feed (``FeedWaiter``) and runs a pass on every change, with a full
+  resync every ``resync`` seconds as a safety net, and every second while some node is suspect
+  or down (``lost_after`` deadlines are time, not changes); the operations thread (rollbacks,
+  autoscaler, drain events), the migration loop and the alert engine. ``edgeorch server`` runs
+  them in a process of their own (``controllers/process.py``), so the API never waits for the
+  GIL behind a reconcile pass; given a presence, the manager also runs the node lifecycle in
+  its own process (the tests, ``EDGEORCH_CONTROLLERS=thread``).
 
-Both threads are daemons and stop at ``stop()``; an exception in a pass is logged and the loop
-goes on (a controller that dies silently is worse than one that logs the same error twice).
+Threads are daemons and stop at ``stop()``; an exception in a pass is logged and the loop goes
+on (a controller that dies silently is worse than one that logs the same error twice).
 """
 
 import logging
@@ -22,9 +28,9 @@ from edgeorch.controllers.autoscale import Autoscaler
 from edgeorch.controllers.feed import FeedWaiter, NodeCache
 from edgeorch.controllers.migrations import MigrationController, MigrationLoop
 from edgeorch.controllers.nodes import (
+    DownClock,
     LastSeen,
     NodeTracker,
-    forget_recovered,
     lifecycle_plan,
     note_applied,
 )
@@ -53,33 +59,100 @@ _SKIM = 2000  # changes looked at to decide whether a reconcile pass is needed
 _NodeKey = tuple[NodeState, NodeSpec, tuple[tuple[str, str], ...]]
 
 
-def _node_key(node: Node) -> _NodeKey:
-    """What the reconciler acts on of a node: state, spec (with scheduling) and labels."""
+def _node_key(node: Node | None) -> _NodeKey | None:
+    """What the reconciler acts on of a node: state, spec (with scheduling) and labels; None
+    for a node that is gone or has never joined (nothing can be placed on a pending node, so
+    pre-registering a thousand sites starts no pass)."""
+    if node is None or node.status.state is NodeState.PENDING:
+        return None
     return node.status.state, node.spec, tuple(sorted(node.metadata.labels.items()))
 
 
+class NodeLifecycle:
+    """The node-lifecycle controller's thread: ``ready`` → ``suspect`` → ``down`` on silence."""
+
+    def __init__(
+        self,
+        database: Database,
+        presence: LastSeen,
+        settings: ControllerSettings | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.settings = settings or ControllerSettings()
+        self._clock = clock or database.clock
+        self._presence = presence
+        self._stop = threading.Event()
+        self._cache = NodeCache(database)
+        self._planner = StorePlanner(database)
+        self.tracker = NodeTracker(started=self._clock())
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Start the thread."""
+        self._thread = threading.Thread(target=self._loop, name="edgeorch-nodes", daemon=True)
+        self._thread.start()
+        log.info(
+            "node lifecycle started (suspect after %g s, down after %g s)",
+            self.settings.suspect_after,
+            self.settings.down_after,
+        )
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Ask the thread to stop and wait for it."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def node_pass(self) -> None:
+        """One node-lifecycle pass."""
+        nodes = self._cache.refresh()
+        now = self._clock()
+        plan, cut = lifecycle_plan(
+            nodes, self.tracker, self._presence, now, self.settings, self._cache.revision
+        )
+        try:
+            self._planner.submit(plan)
+        except PlanConflict as exc:
+            # A heartbeat wrote the node meanwhile: it is alive; look again next tick.
+            log.debug("node lifecycle plan conflicted: %s", exc)
+            return
+        note_applied(self.tracker, cut, self._cache.refresh())
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.settings.node_tick):
+            try:
+                self.node_pass()
+            except Exception:
+                log.exception("node lifecycle pass failed")
+
+
 class ControllerManager:
-    """Starts, runs and stops the controllers over one store."""
+    """Starts, runs and stops the store-driven controllers over one store, and the node
+    lifecycle too when given the ``presence`` of this process's heartbeats."""
 
     def __init__(
         self,
         database: Database,
         fleet: LiveFleet,
-        presence: LastSeen,
+        presence: LastSeen | None,
         settings: ControllerSettings | None = None,
         clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.settings = settings or ControllerSettings()
         self._database = database
         self._clock = clock or database.clock
-        self._presence = presence
+        self.lifecycle = (
+            None
+            if presence is None
+            else NodeLifecycle(database, presence, self.settings, self._clock)
+        )
         self._stop = threading.Event()
         self._waiter = FeedWaiter(database, poll=self.settings.feed_poll)
-        self._node_cache = NodeCache(database)
         self._view_cache = NodeCache(database)
         self._views_lock = threading.Lock()
         self._node_keys: dict[str, _NodeKey] | None = None
-        self.tracker = NodeTracker(started=self._clock())
+        self._down = DownClock()
+        self._troubled = False  # some node is suspect or down (lost_after runs on time)
         self._planner = StorePlanner(database)
         self.workloads = WorkloadController(
             fleet.view,
@@ -113,12 +186,21 @@ class ControllerManager:
 
     def _node_views(self) -> Mapping[str, NodeView]:
         with self._views_lock:
-            return self.tracker.views(self._view_cache.refresh())
+            views = self._down.views(self._view_cache.refresh(), self._clock())
+        self._troubled = any(v.state in (NodeState.SUSPECT, NodeState.DOWN) for v in views.values())
+        return views
+
+    def node_pass(self) -> None:
+        """One node-lifecycle pass (only with a presence)."""
+        if self.lifecycle is None:
+            raise RuntimeError("this manager runs without the node lifecycle (no presence)")
+        self.lifecycle.node_pass()
 
     def start(self) -> None:
-        """Start both threads."""
+        """Start the threads."""
+        if self.lifecycle is not None:
+            self.lifecycle.start()
         for name, target in (
-            ("nodes", self._node_loop),
             ("workloads", self._workload_loop),
             ("operations", self._operations_loop),
         ):
@@ -127,46 +209,19 @@ class ControllerManager:
             self._threads.append(thread)
         self.migrations.start()
         self.alerts.start()
-        log.info(
-            "controllers started (node suspect after %g s, down after %g s)",
-            self.settings.suspect_after,
-            self.settings.down_after,
-        )
+        log.info("controllers started (workloads, operations, migrations, alerts)")
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Ask both threads to stop and wait for them."""
+        """Ask the threads to stop and wait for them."""
         self._stop.set()
         self._waiter.poke()
+        if self.lifecycle is not None:
+            self.lifecycle.stop(timeout)
         self.migrations.stop(timeout)
         self.alerts.stop(timeout)
         for thread in self._threads:
             thread.join(timeout)
         self._waiter.close()
-
-    # -- node lifecycle ------------------------------------------------------------------------
-
-    def node_pass(self) -> None:
-        """One node-lifecycle pass."""
-        nodes = self._node_cache.refresh()
-        now = self._clock()
-        plan, cut = lifecycle_plan(
-            nodes, self.tracker, self._presence, now, self.settings, self._node_cache.revision
-        )
-        try:
-            self._planner.submit(plan)
-        except PlanConflict as exc:
-            # A heartbeat wrote the node meanwhile: it is alive; look again next tick.
-            log.debug("node lifecycle plan conflicted: %s", exc)
-            return
-        note_applied(plan, self.tracker, now, cut)
-        forget_recovered(self.tracker, self._node_cache.refresh())
-
-    def _node_loop(self) -> None:
-        while not self._stop.wait(self.settings.node_tick):
-            try:
-                self.node_pass()
-            except Exception:
-                log.exception("node lifecycle pass failed")
 
     # -- workloads -----------------------------------------------------------------------------
 
@@ -213,12 +268,12 @@ class ControllerManager:
         with self._views_lock:
             nodes = self._view_cache.refresh()
         if self._node_keys is None:  # the first look: remember every node, skip nothing
-            self._node_keys = {nid: _node_key(n) for nid, n in nodes.items()}
+            keys = {nid: _node_key(n) for nid, n in nodes.items()}
+            self._node_keys = {nid: k for nid, k in keys.items() if k is not None}
             return None
         quiet = True
         for node_id in {c.object_id for c in changes}:
-            node = nodes.get(node_id)
-            key = None if node is None else _node_key(node)
+            key = _node_key(nodes.get(node_id))
             if self._node_keys.get(node_id) != key:
                 quiet = False
             if key is None:
@@ -241,7 +296,7 @@ class ControllerManager:
             # that comes after a quiet spell is handled at once (bench/agent_ingress.py).
             rest_until = ended + max(_MIN_PASS_INTERVAL, PASS_PACING * (ended - started))
             timeout = self.settings.resync
-            if any(s in (NodeState.SUSPECT, NodeState.DOWN) for s in self.tracker.states.values()):
+            if self._troubled:
                 timeout = min(timeout, 1.0)
             if self.workloads.rolling:  # progress deadlines are time, not changes
                 timeout = min(timeout, ROLLOUT_TICK)

@@ -115,13 +115,9 @@ def assess(
 
 @dataclass
 class NodeTracker:
-    """The node controller's memory: start time, since when nodes are down, known cut regions.
-
-    Shared (read-only) with the workload controller, which needs ``down_since``.
-    """
+    """The node controller's memory: start time, known cut regions, each node's last state."""
 
     started: datetime
-    down_since: dict[str, datetime] = field(default_factory=dict)
     partitioned: frozenset[str] = frozenset()
     states: dict[str, NodeState] = field(default_factory=dict)
 
@@ -136,15 +132,32 @@ class NodeTracker:
                 best = t
         return best
 
-    def views(self, nodes: Mapping[str, Node]) -> dict[str, NodeView]:
-        """What the reconciler needs of each node."""
+
+@dataclass
+class DownClock:
+    """Since when each node has been down, as its reader saw it: the workload controller's
+    ``lost_after`` clock.
+
+    The node-lifecycle controller runs in the process that receives the heartbeats; the
+    workload controller may run in another (``controllers/process.py``), so it reads the down
+    times off the store rather than from the lifecycle controller's memory: a node's clock
+    starts when this reader first sees it down (within one feed wake-up of the write), and for
+    nodes already down when the reader starts, at its start (a control-plane restart restarts
+    ``lost_after``, never shortens it).
+    """
+
+    since: dict[str, datetime] = field(default_factory=dict)
+
+    def views(self, nodes: Mapping[str, Node], now: datetime) -> dict[str, NodeView]:
+        """What the reconciler needs of each node; forgets nodes that are no longer down."""
         out: dict[str, NodeView] = {}
+        since = self.since
         for node_id, node in nodes.items():
-            down = self.down_since.get(node_id) if node.status.state is NodeState.DOWN else None
-            if node.status.state is NodeState.DOWN and down is None:
-                # Down before this server started: its lost_after clock starts now.
-                down = self.down_since.setdefault(node_id, self.started)
-            out[node_id] = NodeView(node_id, node.status.state, node.spec.scheduling, down)
+            state = node.status.state
+            down = since.setdefault(node_id, now) if state is NodeState.DOWN else None
+            out[node_id] = NodeView(node_id, state, node.spec.scheduling, down)
+        for node_id in [n for n in since if out.get(n) is None or out[n].down_since is None]:
+            del since[node_id]
         return out
 
 
@@ -201,22 +214,12 @@ def lifecycle_plan(
 
 
 def note_applied(
-    plan: Plan, tracker: NodeTracker, now: datetime, partitioned: frozenset[str]
+    tracker: NodeTracker, partitioned: frozenset[str], nodes: Mapping[str, Node]
 ) -> None:
-    """Remember what a committed lifecycle plan did (down times, cut regions)."""
-    for op in plan.of(UpdateNodeStatus):
-        if op.status.state is NodeState.DOWN:
-            tracker.down_since[op.node_id] = now
+    """Remember what a committed lifecycle plan left: the cut regions and each node's state
+    (for ``NodeRecovered`` events)."""
     tracker.partitioned = partitioned
-
-
-def forget_recovered(tracker: NodeTracker, nodes: Mapping[str, Node]) -> None:
-    """Remember each node's state; drop down times of nodes that are no longer down."""
     tracker.states = {node_id: node.status.state for node_id, node in nodes.items()}
-    for node_id in list(tracker.down_since):
-        node = nodes.get(node_id)
-        if node is None or node.status.state is not NodeState.DOWN:
-            del tracker.down_since[node_id]
 
 
 def _node_event(node: Node, reason: str, message: str, type_: str) -> RecordEvent:

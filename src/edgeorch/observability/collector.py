@@ -19,10 +19,12 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
@@ -187,10 +189,42 @@ def _utilization_lines(beats: list[tuple[str, _Beat]]) -> str:
 
 
 class _Shared(Collector):
-    """The process-wide registry, seen from a per-app registry."""
+    """The process-wide registry, seen from a per-app registry, with the counters and
+    histograms of the controller process (``controllers/process.py``) added in when there is
+    one: a family both processes have (placement decisions: the API's dry runs, the
+    controllers' placements) is one family whose samples are the sums."""
+
+    def __init__(self) -> None:
+        self.child_dir: Path | None = None
 
     def collect(self) -> Iterator[Metric]:
-        yield from REGISTRY.collect()
+        if self.child_dir is None:
+            yield from REGISTRY.collect()
+            return
+        child = MultiProcessCollector(None, str(self.child_dir))  # type: ignore[no-untyped-call]
+        families: Iterator[Metric] = child.collect()  # type: ignore[no-untyped-call]
+        theirs = {f.name: f for f in families if f.type in ("counter", "histogram")}
+        for family in REGISTRY.collect():
+            other = theirs.pop(family.name, None)
+            yield family if other is None else _merged(family, other)
+        yield from theirs.values()
+
+
+def _merged(ours: Metric, theirs: Metric) -> Metric:
+    """``ours`` with each sample of ``theirs`` added to the sample of the same name and labels
+    (or appended when ours has none)."""
+    merged = Metric(ours.name, ours.documentation, ours.type, ours.unit)
+    extra: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
+    for sample in theirs.samples:
+        key = (sample.name, tuple(sorted(sample.labels.items())))
+        extra[key] = extra.get(key, 0.0) + sample.value
+    for sample in ours.samples:
+        key = (sample.name, tuple(sorted(sample.labels.items())))
+        value = sample.value + extra.pop(key, 0.0)
+        merged.add_sample(sample.name, sample.labels, value, sample.timestamp, sample.exemplar)
+    for (name, labels), value in extra.items():
+        merged.add_sample(name, dict(labels), value)
+    return merged
 
 
 class ServerMetrics:
@@ -205,9 +239,15 @@ class ServerMetrics:
     def __init__(self, collector: FleetCollector) -> None:
         self.collector = collector
         self.registry = CollectorRegistry(auto_describe=False)
-        self.registry.register(_Shared())
+        self._shared = _Shared()
+        self.registry.register(self._shared)
         self.registry.register(collector)
         self._lock = threading.Lock()  # the utilization lines belong to the last collection
+
+    def include_process(self, directory: Path) -> None:
+        """Add the counters and histograms another process writes to ``directory``
+        (prometheus-client's multiprocess files) to this app's exposition."""
+        self._shared.child_dir = directory
 
     def render(self, accept: str = "") -> tuple[bytes, str]:
         """The exposition for an ``Accept`` header, and its content type."""
