@@ -31,6 +31,7 @@ from edgeorch.agent.protocol import (
     Heartbeat,
     InstanceReport,
     JoinRequest,
+    JoinResponse,
     Measured,
     NodeFacts,
 )
@@ -95,12 +96,14 @@ class SimAgent:
         rng: random.Random | None = None,
         clock: Callable[[], float] = time.monotonic,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        join_slots: asyncio.Semaphore | None = None,
     ) -> None:
         self.node = node
         self.client = client
         self.credential = credential
         self.silent = False
         self._join_token = join_token
+        self._join_slots = join_slots
         self._stats = stats
         self._interval = heartbeat_interval
         self._watch_timeout = watch_timeout
@@ -176,13 +179,25 @@ class SimAgent:
         )
 
     async def join(self) -> Credential:
-        """Join with a fresh join token, retrying while the control plane is unreachable."""
+        """Join with a fresh join token, retrying while the control plane is unreachable.
+
+        With ``join_slots``, minting the token and joining hold one slot: thousands of nodes
+        starting at once join a few dozen at a time instead of queueing thousands of requests
+        on the server (and on the client's connection pool, until they time out and retry)."""
+        async with self._join_slots or contextlib.nullcontext():
+            answer = await self._join_with_retries()
+        self.credential = Credential(answer.node_id, answer.credential)
+        self._stats.joined += 1
+        if self._on_credential is not None:
+            self._on_credential(self.name, self.credential)
+        return self.credential
+
+    async def _join_with_retries(self) -> JoinResponse:
         backoff = 0.5
         while True:
             try:
                 token = await self._join_token(self.name)
-                answer = await self.client.join(token, self.join_request())
-                break
+                return await self.client.join(token, self.join_request())
             except Refused as exc:
                 self._stats.join_failures += 1
                 self._events("join-failed", f"{self.name}: {exc}")
@@ -190,11 +205,6 @@ class SimAgent:
             except Unreachable:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF)
-        self.credential = Credential(answer.node_id, answer.credential)
-        self._stats.joined += 1
-        if self._on_credential is not None:
-            self._on_credential(self.name, self.credential)
-        return self.credential
 
     # -- heartbeats ----------------------------------------------------------------------------
 

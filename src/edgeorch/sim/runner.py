@@ -163,21 +163,21 @@ class Simulation:
                 )
 
     async def _join_token(self, node_name: str) -> str:
-        async with self._join_slots:
-            if self.config.admin_token is None:
-                if not self._tokens:
-                    raise SimulationError(
-                        f"no join token left for node {node_name}: give one --join-token per "
-                        "node, or an admin --token to mint them"
-                    )
-                return self._tokens.pop(0)
-            body = {"role": "join", "name": f"sim {node_name}", "ttl_seconds": 3600}
-            response = await self._http.post("/tokens", json=body, headers=self._admin_headers())
-            if response.status_code != 201:
+        # Called by SimAgent.join while it holds one of the join slots.
+        if self.config.admin_token is None:
+            if not self._tokens:
                 raise SimulationError(
-                    f"minting a join token failed ({response.status_code}): {response.text[:300]}"
+                    f"no join token left for node {node_name}: give one --join-token per "
+                    "node, or an admin --token to mint them"
                 )
-            return str(response.json()["secret"])
+            return self._tokens.pop(0)
+        body = {"role": "join", "name": f"sim {node_name}", "ttl_seconds": 3600}
+        response = await self._http.post("/tokens", json=body, headers=self._admin_headers())
+        if response.status_code != 201:
+            raise SimulationError(
+                f"minting a join token failed ({response.status_code}): {response.text[:300]}"
+            )
+        return str(response.json()["secret"])
 
     def _save_credential(self, name: str, credential: Credential) -> None:
         self._credentials[name] = credential
@@ -208,6 +208,7 @@ class Simulation:
             events=self._events,
             rng=random.Random(f"{self.config.seed}:{node.name}"),
             clock=self._clock,
+            join_slots=self._join_slots,
         )
 
     def start_agent(self, node: SimNode, first_beat_delay: float = 0.0) -> SimAgent:
