@@ -56,21 +56,71 @@ class Sampler:
         self.cpu: list[float] = []
         self.rss: list[int] = []
         self.sim_cpu: list[float] = []
+        # The controller process (a child of the server, edgeorch.controllers.process).
+        self.child: psutil.Process | None = None
+        self.child_cpu: list[float] = []
+        self.child_rss: list[int] = []
         self.stop = threading.Event()
         self.proc.cpu_percent(None)
         self.me.cpu_percent(None)
         threading.Thread(target=self._run, daemon=True).start()
+
+    def _find_child(self) -> None:
+        for proc in self.proc.children():
+            try:
+                if "edgeorch.controllers" in proc.cmdline():
+                    self.child = proc
+                    proc.cpu_percent(None)
+            except psutil.Error:
+                continue
 
     def _run(self) -> None:
         while not self.stop.wait(1.0):
             self.cpu.append(self.proc.cpu_percent(None))
             self.rss.append(self.proc.memory_info().rss)
             self.sim_cpu.append(self.me.cpu_percent(None))
+            if self.child is None:
+                self._find_child()
+                continue
+            try:
+                self.child_cpu.append(self.child.cpu_percent(None))
+                self.child_rss.append(self.child.memory_info().rss)
+            except psutil.Error:
+                self.child = None  # restarted: find the new one
 
     def reset(self) -> None:
         self.cpu.clear()
         self.rss.clear()
         self.sim_cpu.clear()
+        self.child_cpu.clear()
+        self.child_rss.clear()
+
+
+_BEAT = 'route="/api/v1/agent/nodes/{node_id}/heartbeat"'
+
+
+async def _beat_buckets(client: httpx.AsyncClient) -> dict[float, float]:
+    """The server's own heartbeat latency histogram (cumulative counts by upper bound)."""
+    text = (await client.get("/metrics")).text
+    buckets: dict[float, float] = {}
+    for line in text.splitlines():
+        if line.startswith("edgeorch_http_request_duration_seconds_bucket") and _BEAT in line:
+            if 'status="200"' not in line:
+                continue
+            le = line.split('le="', 1)[1].split('"', 1)[0]
+            buckets[float(le)] = buckets.get(float(le), 0.0) + float(line.rsplit(" ", 1)[1])
+    return buckets
+
+
+def _bucket_quantile(before: dict[float, float], after: dict[float, float], q: float) -> float:
+    """The upper bound (ms) of the bucket holding quantile ``q`` of the beats in between."""
+    bounds = sorted(after)
+    counts = [after[b] - before.get(b, 0.0) for b in bounds]
+    total = counts[-1] if counts else 0.0
+    for bound, count in zip(bounds, counts, strict=True):
+        if total and count >= q * total:
+            return bound * 1000
+    return float("nan")
 
 
 async def _pages(client: httpx.AsyncClient, path: str, **params: Any) -> list[dict[str, Any]]:
@@ -159,6 +209,7 @@ async def _run(
     sim.stats.heartbeat_latencies.clear()
     sim.stats.heartbeats = sim.stats.heartbeat_failures = 0
     sampler.reset()
+    beats_before = await _beat_buckets(admin)
     spy = None
     if args.profile:  # py-spy --gil: where the server's CPU goes during the window
         spy = subprocess.Popen(
@@ -171,6 +222,9 @@ async def _run(
     if spy is not None:
         spy.wait(60)
     out["steady"] = _snapshot(sim, sampler)
+    beats_after = await _beat_buckets(admin)
+    out["steady"]["server_p50"] = _bucket_quantile(beats_before, beats_after, 0.5)
+    out["steady"]["server_p99"] = _bucket_quantile(beats_before, beats_after, 0.99)
     out["false_downs"] = await _state_events(admin, since)
     if args.kill:
         out["kill"] = await _kill(args, sim, admin, expected)
@@ -192,6 +246,8 @@ def _snapshot(sim: Simulation, sampler: Sampler) -> dict[str, Any]:
         "cpu_p95": cpu[int(0.95 * (len(cpu) - 1))],
         "rss": max(sampler.rss or [0]) / 1e6,
         "sim_cpu": sum(sampler.sim_cpu) / max(1, len(sampler.sim_cpu)),
+        "child_cpu": sum(sampler.child_cpu) / max(1, len(sampler.child_cpu)),
+        "child_rss": max(sampler.child_rss or [0]) / 1e6,
     }
 
 
@@ -233,6 +289,8 @@ def _report(args: argparse.Namespace, out: dict[str, Any]) -> None:
     watch = "off" if args.no_watch else f"{args.watch_timeout:g} s"
     print(f"| nodes | {args.nodes} |")
     print(f"| heartbeat interval / watch long-poll | {args.interval:g} s / {watch} |")
+    print(f"| node suspect / down after silence | {3 * args.interval:g} s / "
+          f"{6 * args.interval:g} s |")  # fmt: skip
     print(f"| join all nodes (mint + join) | {out['join_s']:.0f} s |")
     if "place_s" in out:
         placed = f"{args.workloads} workloads x {args.replicas} replicas running"
@@ -240,11 +298,16 @@ def _report(args: argparse.Namespace, out: dict[str, Any]) -> None:
     print(f"| steady-state window | {args.duration:g} s |")
     print(f"| heartbeats ok / failed / expected | {steady['beats']} / {steady['failed']} / "
           f"{expected:.0f} |")  # fmt: skip
-    print(f"| heartbeat p50 / p99 | {steady['p50']:.1f} / {steady['p99']:.1f} ms |")
+    print(f"| heartbeat p50 / p99 (as the agents see it) | {steady['p50']:.1f} / "
+          f"{steady['p99']:.1f} ms |")  # fmt: skip
+    print(f"| heartbeat p50 / p99 in the server (bucket bounds) | <= {steady['server_p50']:g} / "
+          f"<= {steady['server_p99']:g} ms |")  # fmt: skip
     print(f"| server CPU mean / p95 (% of one core) | {steady['cpu_mean']:.0f} / "
           f"{steady['cpu_p95']:.0f} |")  # fmt: skip
+    print(f"| controller process CPU mean (% of one core) | {steady['child_cpu']:.0f} |")
     print(f"| simulator CPU mean (% of one core) | {steady['sim_cpu']:.0f} |")
-    print(f"| server RSS max | {steady['rss']:.0f} MB |")
+    print(f"| server RSS max / controller process RSS max | {steady['rss']:.0f} / "
+          f"{steady['child_rss']:.0f} MB |")  # fmt: skip
     downs = out["false_downs"]
     shown = ", ".join(f"{k} {v}" for k, v in sorted(downs.items())) or "none"
     print(f"| false node suspect/down (steady state) | {shown} |")
@@ -277,6 +340,13 @@ def main() -> None:
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("EDGEORCH_")}
     env |= {"EDGEORCH_BOOTSTRAP_TOKEN": TOKEN, "EDGEORCH_CONFIG": str(tmp / "client.yaml")}
+    # Suspect after three missed beats and down after six, as the defaults are for the agents'
+    # default 5 s interval (controllers/settings.py): 15 s / 30 s with 10 s beats would call a
+    # node suspect after one and a half intervals.
+    env |= {
+        "EDGEORCH_NODE_SUSPECT_AFTER": f"{3 * args.interval:g}",
+        "EDGEORCH_NODE_DOWN_AFTER": f"{6 * args.interval:g}",
+    }
     cmd = [sys.executable, "-m", "edgeorch", "server", "--data-dir", str(tmp / "data"),
            "--listen", f"127.0.0.1:{port}"]  # fmt: skip
     log = (tmp / "server.log").open("wb")

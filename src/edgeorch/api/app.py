@@ -10,6 +10,7 @@ from edgeorch import __version__
 from edgeorch.api import problems
 from edgeorch.api.auth import TokenCache
 from edgeorch.api.limits import BodySizeLimit
+from edgeorch.api.looplag import LoopLag
 from edgeorch.api.routes import (
     agent,
     alerts,
@@ -55,12 +56,15 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        lag: LoopLag = app.state.loop_lag
+        lag.start()
         running = _start_controllers(app, database, controllers)
         try:
             yield
         finally:
             for part in running:
                 part.stop()
+            await lag.stop()
             beats = getattr(app.state, "heartbeats", None)
             if beats is not None:
                 beats.close()  # commits the queued heartbeat writes (api/heartbeats.py)
@@ -85,6 +89,7 @@ def create_app(
     app.state.clock = clock or database.clock
     app.state.token_cache = TokenCache()
     app.state.fleet = LiveFleet(database)
+    app.state.loop_lag = LoopLag(app.state.clock)
     app.state.telemetry = TelemetryRecorder(TelemetrySettings.from_env())
     problems.install(app)
     # The agents' calls first: they are most of the requests (a heartbeat per node every few
@@ -137,12 +142,15 @@ def _start_controllers(
     def presence(node_id: str) -> datetime | None:
         return _last_seen(app, node_id)
 
+    stalled = app.state.loop_lag.stalled_since
     if not (settings.own_process and shareable(database)):
-        manager = ControllerManager(database, app.state.fleet, presence, settings, app.state.clock)
+        manager = ControllerManager(
+            database, app.state.fleet, presence, settings, app.state.clock, stalled
+        )
         manager.start()
         app.state.controllers = manager
         return [manager]
-    lifecycle = NodeLifecycle(database, presence, settings, app.state.clock)
+    lifecycle = NodeLifecycle(database, presence, settings, app.state.clock, stalled)
     child = ControllerProcess(database, settings)
     app.state.server_metrics.include_process(child.metrics_dir)
     child.start()

@@ -59,7 +59,6 @@ from edgeorch.store import (
     NotFound,
     current_revision,
     list_changes,
-    list_instances,
     read_node,
     update_instance_status,
     update_node_status,
@@ -492,16 +491,11 @@ def _apply_report(
 
 
 def _bound_instances(session: Session, node_id: str) -> dict[str, Instance]:
-    bound: dict[str, Instance] = {}
-    token: str | None = None
-    while True:
-        page = list_instances(
-            session=session, tenant=None, node_id=node_id, limit=1000, continue_token=token
-        )
-        bound.update((i.metadata.id, i) for i in page.items)
-        token = page.continue_token
-        if token is None:
-            return bound
+    # The rows themselves, not a listing page: a page is built for API clients (documents
+    # spliced in SQL, pagination), and building that statement cost 7 % of the server's CPU
+    # while thousands of nodes read their views for the first time (py-spy, 2026-11-22).
+    rows = session.scalars(select(InstanceRow).where(InstanceRow.node_id == node_id))
+    return {row.id: to_instance(row) for row in rows}
 
 
 def _nodes_of(session: Session, instance_ids: set[str]) -> dict[str, str]:

@@ -31,6 +31,7 @@ from edgeorch.controllers.nodes import (
     DownClock,
     LastSeen,
     NodeTracker,
+    Stalls,
     lifecycle_plan,
     note_applied,
 )
@@ -77,10 +78,12 @@ class NodeLifecycle:
         presence: LastSeen,
         settings: ControllerSettings | None = None,
         clock: Callable[[], datetime] | None = None,
+        stalled: Stalls | None = None,
     ) -> None:
         self.settings = settings or ControllerSettings()
         self._clock = clock or database.clock
         self._presence = presence
+        self._stalled = stalled
         self._stop = threading.Event()
         self._cache = NodeCache(database)
         self._planner = StorePlanner(database)
@@ -108,7 +111,13 @@ class NodeLifecycle:
         nodes = self._cache.refresh()
         now = self._clock()
         plan, cut = lifecycle_plan(
-            nodes, self.tracker, self._presence, now, self.settings, self._cache.revision
+            nodes,
+            self.tracker,
+            self._presence,
+            now,
+            self.settings,
+            self._cache.revision,
+            self._stalled,
         )
         try:
             self._planner.submit(plan)
@@ -137,6 +146,7 @@ class ControllerManager:
         presence: LastSeen | None,
         settings: ControllerSettings | None = None,
         clock: Callable[[], datetime] | None = None,
+        stalled: Stalls | None = None,
     ) -> None:
         self.settings = settings or ControllerSettings()
         self._database = database
@@ -144,7 +154,7 @@ class ControllerManager:
         self.lifecycle = (
             None
             if presence is None
-            else NodeLifecycle(database, presence, self.settings, self._clock)
+            else NodeLifecycle(database, presence, self.settings, self._clock, stalled)
         )
         self._stop = threading.Event()
         self._waiter = FeedWaiter(database, poll=self.settings.feed_poll)

@@ -26,6 +26,7 @@ from edgeorch.domain.enums import NodeState
 from edgeorch.schemas.node import Node
 
 LastSeen = Callable[[str], datetime | None]
+Stalls = Callable[[datetime], float]  # seconds the heartbeat receiver stalled since a moment
 
 
 @dataclass(frozen=True)
@@ -186,9 +187,13 @@ def lifecycle_plan(
     now: datetime,
     settings: ControllerSettings,
     revision: int,
+    stalled: Stalls | None = None,
 ) -> tuple[Plan, frozenset[str]]:
     """Transitions as node-status writes with events, partition events when that changes,
     and a ``NodeRecovered`` event for nodes that heartbeat again; also the cut regions.
+
+    ``stalled(t)`` is how long the process receiving the heartbeats could not read them since
+    ``t`` (``api/looplag.py``); that time is not the nodes' silence.
 
     Runs twice a second over the whole fleet in the API server's process, so the common case
     (a node heard from lately) is one presence lookup and one comparison; only silent nodes
@@ -206,6 +211,10 @@ def lifecycle_plan(
             since = tracker.last_seen(node, presence)
             if since > fresh_after:
                 continue
+            if stalled is not None:
+                since += timedelta(seconds=stalled(since))
+                if since > fresh_after:
+                    continue
             silent.append(node)
             seen[node_id] = since
     totals = region_totals(nodes.values()) if silent else {}
