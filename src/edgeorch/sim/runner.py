@@ -34,7 +34,7 @@ from edgeorch.agent.client import API, ControlPlane
 from edgeorch.sim.agent import AgentStats, Credential, JoinRefused, SimAgent
 from edgeorch.sim.faults import Fault, per_second_probability
 from edgeorch.sim.fleet import SimNode
-from edgeorch.sim.transport import ShardedTransport
+from edgeorch.sim.transport import SimTransport
 
 EventSink = Callable[[str, str], None]
 NodeFactory = Callable[[int], SimNode]
@@ -135,7 +135,7 @@ class Simulation:
         self._http = httpx.AsyncClient(
             base_url=config.server.rstrip("/") + API,
             timeout=config.request_timeout,
-            transport=transport or ShardedTransport(len(config.nodes)),
+            transport=transport or SimTransport(),
         )
         self._plane = ControlPlane(config.server, client=self._http)
         self._join_slots = asyncio.Semaphore(JOIN_CONCURRENCY)

@@ -1,54 +1,215 @@
-"""Connection pools for thousands of simulated agents in one process.
+"""The simulator's HTTP connections: thousands of agents' requests from one process.
 
-httpx's pool looks through all its connections on every request, so one pool holding a
-heartbeat and a long-poll connection for each of 10,000 agents made the simulator, not the
-control plane, the bottleneck. :class:`ShardedTransport` gives every node a small pool of its
-own shard (picked by the node id in the request path), so each request scans about a dozen
-connections. Requests without a node id (joins, admin calls) share one more pool.
+The simulated agents call the control plane through the agent's own client code
+(``agent/client.py``, an ``httpx.AsyncClient``); only what carries the bytes differs. httpx's
+default transport (httpcore) costs the client about a millisecond of CPU per request (its pool
+checks every idle connection with a ``poll()`` before each request, and its per-request
+machinery is pure Python), which made the simulator, not the control plane, the bottleneck: at
+2,000 nodes it used 37 % of a core for 200 heartbeats a second. :class:`SimTransport` speaks
+the same HTTP/1.1 with keep-alive over asyncio protocols, parses responses with ``httptools``
+(the C parser uvicorn uses), and keeps idle connections on a stack per server, so taking one is
+O(1).
 
-Nodes are dealt to shards in the order they are first seen, round-robin, so no shard holds
-more than its share. (Shards picked by a hash of the node id held up to twice their share:
-their pools ran out of connections while long-polls held them for a minute, and heartbeats
-queued behind those long-polls until the nodes were declared down.)
+What it does not do, because the control plane does not need it: HTTP/2, proxies, request
+bodies streamed in parts, compressed responses (it asks for none), redirects (httpx's client
+handles those above the transport).
+
+A request on a reused keep-alive connection that the server closed meanwhile (uvicorn closes
+idle ones after 5 s) fails before any byte of the answer arrives; it is sent again once on a new
+connection, as browsers and Go's client do.
 """
 
+import asyncio
+import ssl
+from collections import defaultdict
+
+import httptools
 import httpx
 
-# httpcore checks every idle connection of a pool (a poll() each) before it sends a request:
-# small pools keep that short. 4 nodes a shard: ~12 connections a pool.
-NODES_PER_SHARD = 4
+from edgeorch.agent.tls import tls_context
+
+_Key = tuple[str, str, int]
 
 
-class ShardedTransport(httpx.AsyncBaseTransport):
-    """Requests of one node always use the same small pool (by the node id in the path)."""
+class _Stale(Exception):
+    """The connection was closed before any byte of the answer arrived."""
 
-    def __init__(self, nodes: int) -> None:
-        shards = max(1, nodes // NODES_PER_SHARD)
-        # A watch, a heartbeat and a status report per node may be in flight at once.
-        size = 3 * NODES_PER_SHARD + 4
-        limits = httpx.Limits(max_connections=size, max_keepalive_connections=size)
-        self._shards = [httpx.AsyncHTTPTransport(limits=limits) for _ in range(shards)]
-        shared = httpx.Limits(max_connections=64, max_keepalive_connections=64)
-        self._shared = httpx.AsyncHTTPTransport(limits=shared)
-        self._shard_of: dict[str, httpx.AsyncHTTPTransport] = {}
+
+class _Connection(asyncio.Protocol):
+    """One HTTP/1.1 connection, one request at a time."""
+
+    def __init__(self) -> None:
+        self._transport: asyncio.Transport | None = None
+        self._parser = httptools.HttpResponseParser(self)
+        self._answer: asyncio.Future[tuple[int, list[tuple[bytes, bytes]], bytes]] | None = None
+        self._headers: list[tuple[bytes, bytes]] = []
+        self._body: list[bytes] = []
+        self._started = False  # a byte of the current answer has arrived
+        self._keep = True
+        self.closed = False
+
+    # -- asyncio.Protocol ------------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self._started = True
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserError as exc:
+            self._fail(httpx.RemoteProtocolError(f"malformed HTTP answer: {exc}"))
+            self.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        if self._started:
+            self._fail(httpx.ReadError(f"the server closed the connection mid-answer ({exc})"))
+        else:
+            self._fail(_Stale())
+
+    # -- httptools callbacks ---------------------------------------------------------------------
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._headers.append((name, value))
+
+    def on_headers_complete(self) -> None:
+        self._keep = self._parser.should_keep_alive()
+
+    def on_body(self, body: bytes) -> None:
+        self._body.append(body)
+
+    def on_message_complete(self) -> None:
+        answer = self._answer
+        if answer is not None and not answer.done():
+            status = self._parser.get_status_code()
+            answer.set_result((status, self._headers, b"".join(self._body)))
+
+    # -- use -------------------------------------------------------------------------------------
+
+    @property
+    def reusable(self) -> bool:
+        return self._keep and not self.closed
+
+    def _fail(self, exc: Exception) -> None:
+        answer = self._answer
+        if answer is not None and not answer.done():
+            answer.set_exception(exc)
+
+    async def exchange(
+        self, raw: bytes, timeout: float | None
+    ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+        """Send one request and wait for its whole answer."""
+        if self.closed or self._transport is None:
+            raise _Stale()
+        self._answer = asyncio.get_running_loop().create_future()
+        self._headers, self._body, self._started = [], [], False
+        self._transport.write(raw)
+        try:
+            return await asyncio.wait_for(self._answer, timeout)
+        except TimeoutError:
+            self.close()
+            raise httpx.ReadTimeout(f"no answer within {timeout:g} s") from None
+        finally:
+            self._answer = None
+
+    def close(self) -> None:
+        self.closed = True
+        if self._transport is not None:
+            self._transport.close()
+
+
+class SimTransport(httpx.AsyncBaseTransport):
+    """Keep-alive HTTP/1.1 connections, any number per server, idle ones reused last-in first."""
+
+    def __init__(self, ssl_context: ssl.SSLContext | None = None) -> None:
+        self._ssl = ssl_context
+        self._idle: dict[_Key, list[_Connection]] = defaultdict(list)
+        self._open: set[_Connection] = set()
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        """Send ``request`` through its node's shard."""
-        path = request.url.path
-        if "/nodes/" not in path:
-            return await self._shared.handle_async_request(request)
-        key = path.split("/nodes/", 1)[1].split("/", 1)[0]
-        return await self.shard(key).handle_async_request(request)
+        """Send ``request`` and read the whole answer (no streaming)."""
+        url = request.url
+        key = (url.scheme, url.host, url.port or (443 if url.scheme == "https" else 80))
+        body = await request.aread()
+        raw = _serialize(request, body)
+        timeouts = request.extensions.get("timeout", {})
+        idle = self._idle[key]
+        while idle:
+            connection = idle.pop()
+            if not connection.reusable:
+                self._open.discard(connection)
+                continue
+            try:
+                answer = await connection.exchange(raw, timeouts.get("read"))
+            except _Stale:
+                self._open.discard(connection)
+                continue  # closed by the server while idle: send it again on another
+            return self._finish(request, key, connection, answer)
+        connection = await self._connect(key, timeouts.get("connect"))
+        try:
+            answer = await connection.exchange(raw, timeouts.get("read"))
+        except _Stale:
+            self._open.discard(connection)
+            message = "the server closed the connection without answering"
+            raise httpx.RemoteProtocolError(message) from None
+        return self._finish(request, key, connection, answer)
 
-    def shard(self, node_id: str) -> httpx.AsyncHTTPTransport:
-        """The pool of ``node_id``: the next shard in turn the first time it is seen."""
-        shard = self._shard_of.get(node_id)
-        if shard is None:
-            shard = self._shards[len(self._shard_of) % len(self._shards)]
-            self._shard_of[node_id] = shard
-        return shard
+    def _finish(
+        self,
+        request: httpx.Request,
+        key: _Key,
+        connection: _Connection,
+        answer: tuple[int, list[tuple[bytes, bytes]], bytes],
+    ) -> httpx.Response:
+        if connection.reusable:
+            self._idle[key].append(connection)
+        else:
+            self._open.discard(connection)
+            connection.close()
+        status, headers, content = answer
+        return httpx.Response(
+            status,
+            headers=headers,
+            content=content,
+            request=request,
+            extensions={"http_version": b"HTTP/1.1"},
+        )
+
+    async def _connect(self, key: _Key, timeout: float | None) -> _Connection:
+        scheme, host, port = key
+        context = None
+        if scheme == "https":
+            context = self._ssl or tls_context()
+        loop = asyncio.get_running_loop()
+        try:
+            _, connection = await asyncio.wait_for(
+                loop.create_connection(_Connection, host, port, ssl=context), timeout
+            )
+        except TimeoutError:
+            message = f"no connection to {host}:{port} within {timeout} s"
+            raise httpx.ConnectTimeout(message) from None
+        except OSError as exc:
+            raise httpx.ConnectError(f"cannot connect to {host}:{port}: {exc}") from exc
+        self._open.add(connection)
+        return connection
 
     async def aclose(self) -> None:
-        """Close every pool."""
-        for shard in (*self._shards, self._shared):
-            await shard.aclose()
+        """Close every connection."""
+        for connection in list(self._open):
+            connection.close()
+        self._open.clear()
+        self._idle.clear()
+
+
+def _serialize(request: httpx.Request, body: bytes) -> bytes:
+    target = request.url.raw_path
+    lines = [request.method.encode(), b" ", target, b" HTTP/1.1\r\n"]
+    for name, value in request.headers.raw:
+        if name.lower() == b"accept-encoding":
+            continue  # answers are read whole and not decoded here: ask for none
+        lines += [name, b": ", value, b"\r\n"]
+    lines.append(b"\r\n")
+    lines.append(body)
+    return b"".join(lines)
