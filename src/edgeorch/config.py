@@ -91,3 +91,20 @@ def env_number(
         limit = f" and at most {upper:g}" if upper is not None else ""
         raise ValueError(f"{key}={text!r} must be positive{limit}")
     return value
+
+
+def raise_open_file_limit() -> int:
+    """Raise this process's soft limit on open files to its hard limit, as servers do (Go's
+    runtime does it at start): each agent holds a connection or two, and a soft limit of 1,024
+    is common. Returns the limit now in force."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        except (ValueError, OSError):
+            return soft
+        return target
+    return soft

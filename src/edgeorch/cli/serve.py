@@ -17,7 +17,7 @@ from edgeorch.api.bootstrap import (
     prepare_store,
     save_client_context,
 )
-from edgeorch.config import ServerSettings, parse_listen
+from edgeorch.config import ServerSettings, parse_listen, raise_open_file_limit
 from edgeorch.controllers import ControllerSettings, controllers_enabled
 from edgeorch.store import Database, default_sqlite_url
 
@@ -84,6 +84,7 @@ def run(
     once the socket is listening. Controllers run unless ``EDGEORCH_CONTROLLERS=0``."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     share_the_gil()
+    raise_open_file_limit()  # a connection or two per agent
     if controllers is None and controllers_enabled():
         controllers = ControllerSettings.from_env()
     app = create_app(prepared.database, prepared.settings, controllers=controllers)

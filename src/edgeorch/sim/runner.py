@@ -31,6 +31,7 @@ from typing import Any
 import httpx
 
 from edgeorch.agent.client import API, ControlPlane
+from edgeorch.config import raise_open_file_limit
 from edgeorch.sim.agent import AgentStats, Credential, JoinRefused, SimAgent
 from edgeorch.sim.faults import Fault, per_second_probability
 from edgeorch.sim.fleet import SimNode
@@ -320,6 +321,7 @@ class Simulation:
     async def run(self, stop: asyncio.Event | None = None) -> Summary:
         """Register, join and run every node until ``stop`` is set or the duration is over."""
         stop = stop or asyncio.Event()
+        raise_open_file_limit()  # a watch and a heartbeat connection per node
         self._started = self._clock()
         background: list[asyncio.Task[None]] = []
         try:
