@@ -15,7 +15,7 @@ from edgeorch.domain.enums import TokenRole
 from edgeorch.schemas.tenant import DEFAULT_TENANT
 from edgeorch.store import Database, count_tokens, create_token, ensure_default_tenant
 
-MIN_BOOTSTRAP_TOKEN_LENGTH = 24
+MIN_BOOTSTRAP_TOKEN_LENGTH = 32  # what the token store accepts for a given secret
 
 
 @dataclass(frozen=True)
@@ -31,11 +31,11 @@ def prepare_store(database: Database, settings: ServerSettings) -> BootstrapResu
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     database.migrate()
     given = settings.bootstrap_token
-    if given is not None and len(given) < MIN_BOOTSTRAP_TOKEN_LENGTH:
+    if given is not None and not MIN_BOOTSTRAP_TOKEN_LENGTH <= len(given) <= 512:
         raise ValueError(
-            f"EDGEORCH_BOOTSTRAP_TOKEN is {len(given)} characters; use at least "
-            f"{MIN_BOOTSTRAP_TOKEN_LENGTH} random characters (for example from "
-            "'openssl rand -base64 32')"
+            f"EDGEORCH_BOOTSTRAP_TOKEN is {len(given)} characters; use "
+            f"{MIN_BOOTSTRAP_TOKEN_LENGTH} to 512 printable characters without spaces (for "
+            "example from 'openssl rand -base64 32')"
         )
     with database.write() as session:
         ensure_default_tenant(session=session)
