@@ -255,25 +255,49 @@ async def authenticate_async(request: Request) -> Principal:
     return principal
 
 
-def _require(roles: frozenset[TokenRole], what: str) -> Callable[..., Awaitable[Principal]]:
-    # ``async`` on purpose: FastAPI runs a plain ``def`` dependency in the thread pool, one
-    # hand-over of the GIL each way per dependency and request; a cached token costs none.
-    async def dependency(principal: Principal = Depends(authenticate_async)) -> Principal:
-        if principal.role not in roles:
-            accepted = ", ".join(sorted(r.value for r in roles))
+@dataclass(frozen=True)
+class Access:
+    """The roles an action needs, and the action in words (for the 403)."""
+
+    roles: frozenset[TokenRole]
+    what: str
+
+    def check(self, principal: Principal) -> Principal:
+        """``principal`` if its role may do this, else a 403 problem."""
+        if principal.role not in self.roles:
+            accepted = ", ".join(sorted(r.value for r in self.roles))
             raise ApiProblem(
                 403,
                 "Forbidden",
-                f"a {principal.role.value} token may not {what}; this needs one of: {accepted}",
+                f"a {principal.role.value} token may not {self.what}; this needs one of: "
+                f"{accepted}",
             )
         return principal
+
+
+READ = Access(_READ_ROLES, "read objects")
+WRITE = Access(_WRITE_ROLES, "change objects")
+ADMIN = Access(frozenset({TokenRole.ADMIN}), "manage tokens and tenants")
+
+
+async def authorize(request: Request, access: Access) -> Principal:
+    """Authenticate the request and check its role, outside FastAPI's dependency solving (the
+    hand-served routes: ``routes/nodes.py``)."""
+    return access.check(await authenticate_async(request))
+
+
+def _require(access: Access) -> Callable[..., Awaitable[Principal]]:
+    # ``async`` on purpose: FastAPI runs a plain ``def`` dependency in the thread pool, one
+    # hand-over of the GIL each way per dependency and request; a cached token costs none.
+    async def dependency(principal: Principal = Depends(authenticate_async)) -> Principal:
+        return access.check(principal)
 
     return dependency
 
 
-require_read = _require(_READ_ROLES, "read objects")
-require_write = _require(_WRITE_ROLES, "change objects")
-require_admin = _require(frozenset({TokenRole.ADMIN}), "manage tokens and tenants")
+require_read = _require(READ)
+require_write = _require(WRITE)
+require_admin = _require(ADMIN)
 
 
 def tenant_for_read(principal: Principal, requested: str | None) -> str | None:

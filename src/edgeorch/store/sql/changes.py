@@ -16,6 +16,7 @@ from sqlalchemy import Select, Table, insert, select, update
 from sqlalchemy.orm import Session
 
 from edgeorch.store.sql.orm import ChangeRow, RevisionRow
+from edgeorch.store.sql.prepared import Prepared
 
 Op = Literal["created", "updated", "deleted"]
 
@@ -32,6 +33,11 @@ _NEXT_REVISION = (
     .returning(_REVISION.c.value)
 )
 _INSERT_CHANGE = insert(_CHANGES)
+# The two that every write runs, on the driver's cursor (``sql/prepared.py``).
+_TAKE_REVISION = Prepared(_NEXT_REVISION)
+_APPEND_CHANGE = Prepared(
+    _INSERT_CHANGE, keys=("revision", "kind", "object_id", "name", "tenant", "op")
+)
 WRITABLE_KEY = "edgeorch.writable"
 
 
@@ -64,10 +70,12 @@ def next_revision(session: Session) -> int:
         if not session.info.get(WRITABLE_KEY):
             # Only Database.write() serialises writers; a write elsewhere could break the order.
             raise RuntimeError("store writes need a session from Database.write()")
-        # On the session's connection, as Core: the ORM's bulk-update path around this one
-        # statement cost more than the statement.
-        revision = session.connection().execute(_NEXT_REVISION).scalar_one()
-        session.info[REVISION_KEY] = revision
+        # On the driver's cursor: the ORM's bulk-update path around this one statement, and
+        # then even Core's execution, cost more than the statement.
+        row = _TAKE_REVISION.first(session, {})
+        if row is None:  # pragma: no cover - migration 0001 inserts the row
+            raise RuntimeError("the revision row is missing")
+        revision = session.info[REVISION_KEY] = int(row[0])
     return int(revision)
 
 
@@ -76,13 +84,13 @@ def record_change(
 ) -> int:
     """Append a change for this transaction; return its revision.
 
-    A Core INSERT, executed at once rather than queued for the ORM's unit of work: the row is
+    An INSERT executed at once rather than queued for the ORM's unit of work: the row is
     write-only, and ``seq`` (the order of the changes of one revision) is then the order of the
     calls whatever else the session flushes.
     """
     revision = next_revision(session)
-    session.connection().execute(
-        _INSERT_CHANGE,
+    _APPEND_CHANGE.run(
+        session,
         {
             "revision": revision,
             "kind": kind,

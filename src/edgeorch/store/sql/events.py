@@ -15,10 +15,23 @@ from edgeorch.store.pagination import Page, decode_token, encode_token
 from edgeorch.store.sql import objects
 from edgeorch.store.sql.changes import current_revision, record_change
 from edgeorch.store.sql.orm import EventRow
+from edgeorch.store.sql.prepared import Prepared
 
 KIND = "Event"
 _EVENTS: Table = EventRow.__table__  # type: ignore[assignment]
-_INSERT_EVENT = insert(_EVENTS)
+_EVENT_COLUMNS = (
+    "id",
+    "tenant",
+    "revision",
+    "time",
+    "type",
+    "reason",
+    "message",
+    "involved_kind",
+    "involved_id",
+    "involved_name",
+)
+_INSERT_EVENT = Prepared(insert(_EVENTS), keys=_EVENT_COLUMNS)
 
 
 def to_event(row: EventRow) -> Event:
@@ -54,9 +67,10 @@ def create_event(
         session, kind=KIND, object_id=event_id, name=name, tenant=tenant, op="created"
     )
     moment = objects.now(session)
-    # A Core INSERT: events are write-once, so the ORM's unit of work would only add cost.
-    session.connection().execute(
-        _INSERT_EVENT,
+    # On the driver's cursor: events are write-once, so the ORM's unit of work (and Core's
+    # execution) would only add cost.
+    _INSERT_EVENT.run(
+        session,
         {
             "id": event_id,
             "tenant": tenant,

@@ -19,9 +19,10 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from edgeorch.store.selectors import LabelSelector, Requirement
 from edgeorch.store.sql.orm import LabelRow
+from edgeorch.store.sql.prepared import Prepared
 
 _LABELS: Table = LabelRow.__table__  # type: ignore[assignment]
-_INSERT_LABELS = insert(_LABELS)
+_INSERT_LABELS = Prepared(insert(_LABELS), keys=("kind", "object_id", "key", "value"))
 IN_LIST_MAX = 1000  # more matching label rows than this: the name-order walk is cheaper
 
 
@@ -32,15 +33,14 @@ def replace_labels(session: Session, *, kind: str, object_id: str, labels: dict[
 
 
 def add_labels(session: Session, *, kind: str, object_id: str, labels: dict[str, str]) -> None:
-    """Add the label rows of a new object (one Core INSERT, no unit of work)."""
-    if labels:
-        session.connection().execute(
-            _INSERT_LABELS,
-            [
-                {"kind": kind, "object_id": object_id, "key": key, "value": value}
-                for key, value in labels.items()
-            ],
-        )
+    """Add the label rows of a new object (on the driver's cursor, no unit of work)."""
+    _INSERT_LABELS.run_many(
+        session,
+        [
+            {"kind": kind, "object_id": object_id, "key": key, "value": value}
+            for key, value in labels.items()
+        ],
+    )
 
 
 def delete_labels(session: Session, *, kind: str, object_ids: Collection[str]) -> None:

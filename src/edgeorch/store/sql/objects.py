@@ -16,7 +16,6 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, TypeAdapter
 from sqlalchemy import (
     ColumnElement,
-    Insert,
     Row,
     Select,
     SQLColumnExpression,
@@ -52,6 +51,7 @@ from edgeorch.store.sql.labels import (
     replace_labels,
 )
 from edgeorch.store.sql.orm import ObjectColumns, TenantRow
+from edgeorch.store.sql.prepared import Prepared
 
 RowT = TypeVar("RowT", bound=ObjectColumns)
 OutT = TypeVar("OutT", bound=BaseModel)
@@ -84,17 +84,19 @@ def require_tenant(session: Session, tenant: str) -> None:
     seen: set[str] = session.info.setdefault(TENANTS_SEEN_KEY, set())
     if tenant in seen:
         return
-    if session.connection().execute(_TENANT_ID, {"name": tenant}).first() is None:
+    if _TENANT_ID.first(session, {"name": tenant}) is None:
         raise NotFound("Tenant", tenant)
     seen.add(tenant)
 
 
-# Statements of the write path, built once: building a statement and its cache key on every
-# call cost more than running it (the registration profile, bench/api_scale.py).
+# Statements of the write path, built once and run on the driver's cursor (``sql/prepared.py``):
+# building a statement and its cache key on every call, and then Core's execution of it, cost
+# more than running it (the registration profile, bench/api_scale.py).
 _TENANTS: Table = TenantRow.__table__  # type: ignore[assignment]
-_TENANT_ID = select(_TENANTS.c.id).where(_TENANTS.c.name == bindparam("name"))
-_NAME_TAKEN: dict[str, Select[tuple[str]]] = {}
-_INSERTS: dict[str, Insert] = {}
+_TENANT_ID = Prepared(select(_TENANTS.c.id).where(_TENANTS.c.name == bindparam("name")))
+_NAME_TAKEN: dict[str, Prepared] = {}
+_INSERTS: dict[tuple[str, tuple[str, ...]], Prepared] = {}
+_STAMPED = ("resource_version", "created_at", "updated_at")
 
 
 def _table(model: type[ObjectColumns]) -> Table:
@@ -145,9 +147,9 @@ def check_name_free(session: Session, model: type[RowT], kind: str, name: str, t
     taken = _NAME_TAKEN.get(table.name)
     if taken is None:
         c = table.c
-        taken = select(c.id).where(c.tenant == bindparam("tenant"), c.name == bindparam("name"))
-        _NAME_TAKEN[table.name] = taken
-    if session.connection().execute(taken, {"tenant": tenant, "name": name}).first() is not None:
+        query = select(c.id).where(c.tenant == bindparam("tenant"), c.name == bindparam("name"))
+        taken = _NAME_TAKEN[table.name] = Prepared(query)
+    if taken.first(session, {"tenant": tenant, "name": name}) is not None:
         raise AlreadyExists(kind, name, tenant)
 
 
@@ -195,11 +197,12 @@ def insert_new(
     )
     moment = now(session)
     table = _table(model)
-    statement = _INSERTS.get(table.name)
+    key = (table.name, tuple(values))
+    statement = _INSERTS.get(key)
     if statement is None:
-        statement = _INSERTS[table.name] = insert(table)
-    session.connection().execute(
-        statement,
+        statement = _INSERTS[key] = Prepared(insert(table), keys=(*values, *_STAMPED))
+    statement.run(
+        session,
         {**values, "resource_version": revision, "created_at": moment, "updated_at": moment},
     )
     add_labels(session, kind=kind, object_id=values["id"], labels=values["labels"])
