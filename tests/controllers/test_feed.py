@@ -38,3 +38,20 @@ def test_refresh_applies_creates_updates_and_deletes(database: Database) -> None
     assert {k: v.metadata.resource_version for k, v in nodes.items()} == _stored(database)
     assert node.metadata.id in nodes and ids[3] not in nodes
     assert nodes[ids[0]].status.state is NodeState.SUSPECT
+
+
+def test_a_joined_only_cache_leaves_pending_nodes_out_until_they_join(database: Database) -> None:
+    with database.write() as s:
+        pending = create_node(session=s, node=_node("pre")).metadata.id
+        ready = create_node(session=s, node=_node("up"), state=NodeState.READY).metadata.id
+    cache = NodeCache(database, joined_only=True)
+    assert set(cache.refresh()) == {ready}
+    with database.write() as s:
+        late = create_node(session=s, node=_node("late")).metadata.id  # pending too
+    assert set(cache.refresh()) == {ready}
+    with database.write() as s:
+        for node_id in (pending, late):
+            node = {n.metadata.id: n for n in list_nodes(session=s, tenant=None).items}[node_id]
+            status = node.status.model_copy(update={"state": NodeState.READY})
+            update_node_status(session=s, node_id=node_id, status=status)
+    assert set(cache.refresh()) == {ready, pending, late}

@@ -85,7 +85,7 @@ class NodeLifecycle:
         self._presence = presence
         self._stalled = stalled
         self._stop = threading.Event()
-        self._cache = NodeCache(database)
+        self._cache = NodeCache(database, joined_only=True)  # pending nodes are left alone
         self._planner = StorePlanner(database)
         self.tracker = NodeTracker(started=self._clock())
         self._thread: threading.Thread | None = None
@@ -158,7 +158,7 @@ class ControllerManager:
         )
         self._stop = threading.Event()
         self._waiter = FeedWaiter(database, poll=self.settings.feed_poll)
-        self._view_cache = NodeCache(database)
+        self._view_cache = NodeCache(database, joined_only=True)  # nothing runs on pending
         self._views_lock = threading.Lock()
         self._node_keys: dict[str, _NodeKey] | None = None
         self._down = DownClock()
