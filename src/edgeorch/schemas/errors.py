@@ -113,7 +113,7 @@ def validation_errors(
 
 def _jsonable(value: Any) -> Any:
     try:
-        json.dumps(value)
+        json.dumps(value, allow_nan=False)  # NaN/Infinity are not JSON: the answer must be
     except (TypeError, ValueError):
         return repr(value)
     return value
