@@ -2,7 +2,8 @@
 
 Each controller is a pure decision over a snapshot (``reconcile.py``, ``nodes.py``) that returns
 a :class:`Plan`; only a planner writes (``planner.py``: one transaction, compare-and-swap, retry
-on a fresh snapshot). ``ControllerManager`` runs them in threads inside ``edgeorch server``.
+on a fresh snapshot). ``ControllerManager`` runs them as threads; ``edgeorch server`` runs it in a
+child process (``process.py``) and the node lifecycle (``NodeLifecycle``) in its own process.
 Timings and their defaults are in ``settings.py`` and ``docs/controllers.md``.
 """
 
