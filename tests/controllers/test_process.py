@@ -2,8 +2,6 @@
 
 import os
 import signal
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +9,7 @@ import httpx
 import psutil
 import pytest
 from prometheus_client.metrics_core import Metric
+from tests.agent.harness import wait_for
 from tests.e2e.conftest import ServerProcess, free_port
 
 from edgeorch.controllers import ControllerSettings
@@ -18,16 +17,6 @@ from edgeorch.controllers.process import decode_settings, encode_settings, share
 from edgeorch.controllers.settings import controllers_enabled
 from edgeorch.observability.collector import _merged
 from edgeorch.store import Database
-
-
-def _wait(check: Callable[[], Any], what: str, timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _child(server: ServerProcess) -> psutil.Process | None:
@@ -77,35 +66,38 @@ def test_the_controllers_run_in_a_supervised_child_process(tmp_path: Path) -> No
                 e["reason"] == "PlacementFailed" and workload in e["message"] for e in events
             )
 
-        child = _wait(lambda: _child(server), "the controller process")
+        child = wait_for(lambda: _child(server), 20, "the controller process")
         assert api.post("/api/v1/edge/nodes", json=_node("site-1")).status_code == 201
         assert api.post("/api/v1/workloads", json=_workload("web")).status_code == 201
         # Only a controller writes PlacementFailed (the node is pending: nothing fits), and the
         # only controllers that place run in the child.
-        _wait(lambda: failed("web"), "the child's PlacementFailed event")
+        wait_for(lambda: failed("web"), 20, "the child's PlacementFailed event")
         metrics = api.get("/metrics").text
         assert 'edgeorch_placement_decisions_total{mode="place",result="unplaceable"}' in metrics
         assert metrics.count("# TYPE edgeorch_placement_decisions_total counter") == 1
 
         child.kill()  # a crash of the controllers: the server starts a new child
         child.wait(10)
-        restarted = _wait(
+        restarted = wait_for(
             lambda: (c := _child(server)) is not None and c.pid != child.pid and c,
+            20,
             "a restarted controller process",
         )
         assert api.post("/api/v1/workloads", json=_workload("api")).status_code == 201
-        _wait(lambda: failed("api"), "the restarted child's PlacementFailed event")
+        wait_for(lambda: failed("api"), 20, "the restarted child's PlacementFailed event")
         assert "restarting it" in server.log.read_text()
 
         metrics_dir = Path(restarted.environ()["PROMETHEUS_MULTIPROC_DIR"])
         assert metrics_dir.is_dir()
         server.stop()  # SIGTERM: the server stops its child and removes the metrics files
         assert "Application shutdown complete" in server.log.read_text()
-        _wait(lambda: not restarted.is_running() or restarted.status() == "zombie", "child exit")
+        wait_for(
+            lambda: not restarted.is_running() or restarted.status() == "zombie", 20, "child exit"
+        )
         assert not metrics_dir.exists()
 
         server.start()  # the same store: a kill -9 of the server takes the child with it
-        orphan = _wait(lambda: _child(server), "the controller process")
+        orphan = wait_for(lambda: _child(server), 20, "the controller process")
         assert server.process is not None
         server.process.send_signal(signal.SIGKILL)
         server.process.wait(10)
