@@ -1,6 +1,12 @@
-"""Real agent processes against a real server: start, kill, assign work through the store."""
+"""Real agent processes against a real server: start, kill, assign work through the store.
 
-import os
+Agents poll for assignments with ``--watch-timeout 1``: a server stopping waits for the watch
+requests in flight (uvicorn's graceful shutdown, up to 5 s), even those of agents already gone,
+so a 5 s watch cost up to 5 s at every teardown. Changes still arrive at once; only an idle
+poll ends sooner.
+"""
+
+import contextlib
 import signal
 import subprocess
 import sys
@@ -12,7 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.e2e.conftest import ServerProcess, free_port
+from tests.e2e.conftest import ServerProcess, free_port, user_env
 
 from edgeorch.schemas.instance import InstanceSpec
 from edgeorch.schemas.workload import WorkloadCreate
@@ -25,6 +31,7 @@ from edgeorch.store import (
     read_instance,
 )
 
+WATCH_TIMEOUT = "1"  # seconds; see the module docstring
 FACTS = [
     "--region", "eu-central", "--latitude", "50.1", "--longitude", "8.7",
     "--country", "DE", "--edge-type", "mec",
@@ -65,16 +72,24 @@ class AgentProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, *extra: str) -> None:
+        """Start the agent and wait until its ingress answers."""
+        self.spawn(*extra)
+        self.wait_ready()
+
+    def spawn(self, *extra: str) -> None:
+        """Start the agent without waiting for it (``wait_ready`` waits)."""
         cmd = [
             sys.executable, *self.entry,
             "--server", self.server.url, "--data-dir", str(self.data_dir),
             "--name", self.name, "--listen", f"127.0.0.1:{self.port}",
-            "--heartbeat-interval", "0.5", "--watch-timeout", "5", *FACTS, *extra,
+            "--heartbeat-interval", "0.5", "--watch-timeout", WATCH_TIMEOUT, *FACTS, *extra,
         ]  # fmt: skip
         if self.join_token:
             cmd += ["--join-token", self.join_token]
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(cmd, env=self.server.env, stdout=log, stderr=log)
+
+    def wait_ready(self) -> None:
         wait_for(self._ready, 20, f"agent {self.name} ingress")
 
     def _ready(self) -> bool:
@@ -89,13 +104,22 @@ class AgentProcess:
             self.process.wait(10)
 
     def stop(self) -> None:
+        self.terminate()
+        self.wait_stopped()
+
+    def terminate(self) -> None:
+        """Ask the agent to stop (SIGTERM); ``wait_stopped`` waits for it."""
         if self.process and self.process.poll() is None:
             self.process.terminate()
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
+
+    def wait_stopped(self) -> None:
+        if self.process is None:
+            return
+        try:
+            self.process.wait(15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(10)
 
     def node_id(self) -> str:
         return str(
@@ -104,6 +128,22 @@ class AgentProcess:
 
     def credential(self) -> str:
         return _meta(self.data_dir)["credential"]
+
+
+def start_all(*agents: AgentProcess) -> None:
+    """Start agents side by side: each spends a second or more importing before it listens."""
+    for agent in agents:
+        agent.spawn()
+    for agent in agents:
+        agent.wait_ready()
+
+
+def stop_all(agents: list[AgentProcess]) -> None:
+    """Stop agents side by side (each stops its workloads first)."""
+    for agent in agents:
+        agent.terminate()
+    for agent in agents:
+        agent.wait_stopped()
 
 
 def _meta(data_dir: Path) -> dict[str, str]:
@@ -172,22 +212,56 @@ class Fleet:
             page = list_events(session=session, limit=1000)
         return [e for e in page.items if e.reason == reason]
 
+    def stop_agents(self) -> None:
+        """Stop every agent started so far; the fleet can start new ones."""
+        stop_all(self.agents)
+        self.agents.clear()
+
     def close(self) -> None:
-        for agent in self.agents:
-            agent.stop()
+        self.stop_agents()
         self.api.close()
         self.db.engine.dispose()
 
 
-@pytest.fixture
-def fleet(tmp_path: Path) -> Iterator[Fleet]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("EDGEORCH_")}
-    env["EDGEORCH_CONFIG"] = str(tmp_path / "client.yaml")
+def server_env(tmp: Path, **settings: str) -> dict[str, str]:
+    """This user's environment without EDGEORCH_ settings, plus ``settings`` (``EDGEORCH_``
+    added to each name) and a client config of its own in ``tmp``."""
+    return user_env(tmp) | {f"EDGEORCH_{name}": value for name, value in settings.items()}
+
+
+@contextlib.contextmanager
+def running_fleet(tmp: Path, **settings: str) -> Iterator[Fleet]:
+    """A server with ``settings`` (see ``server_env``) and no agents yet; everything started
+    is stopped on exit."""
+    env = server_env(tmp, **settings)
     server = ServerProcess(
-        data_dir=tmp_path / "server", port=free_port(), env=env, log=tmp_path / "server.log"
+        data_dir=tmp / "server", port=free_port(), env=env, log=tmp / "server.log"
     )
     server.start()
-    fleet = Fleet(server, tmp_path)
-    yield fleet
-    fleet.close()
-    server.stop()
+    fleet = Fleet(server, tmp)
+    try:
+        yield fleet
+    finally:
+        fleet.close()
+        server.stop()
+
+
+@pytest.fixture
+def fleet(tmp_path: Path) -> Iterator[Fleet]:
+    """A fleet of this test's own: a new server and store."""
+    with running_fleet(tmp_path) as fleet:
+        yield fleet
+
+
+@pytest.fixture(scope="module")
+def module_fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
+    """One server for the tests of a module that do not need a store of their own."""
+    with running_fleet(tmp_path_factory.mktemp("fleet")) as fleet:
+        yield fleet
+
+
+@pytest.fixture
+def shared_fleet(module_fleet: Fleet) -> Iterator[Fleet]:
+    """The module's server; the agents a test starts are stopped after it."""
+    yield module_fleet
+    module_fleet.stop_agents()

@@ -101,7 +101,7 @@ def test_the_controllers_run_in_a_supervised_child_process(tmp_path: Path) -> No
         assert server.process is not None
         server.process.send_signal(signal.SIGKILL)
         server.process.wait(10)
-        orphan.wait(10)
+        orphan.wait(30)
     finally:
         server.kill()
 

@@ -1,5 +1,6 @@
 """A real ``edgeorch server`` process on loopback, and the real CLI run as a subprocess."""
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -94,13 +95,34 @@ class ServerProcess:
         return (self.data_dir / "admin-token").read_text().strip()
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[ServerProcess]:
+def user_env(tmp: Path) -> dict[str, str]:
+    """This user's environment without EDGEORCH_ settings, with a client config in ``tmp``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("EDGEORCH_")}
-    env["EDGEORCH_CONFIG"] = str(tmp_path / "client.yaml")
+    env["EDGEORCH_CONFIG"] = str(tmp / "client.yaml")
+    return env
+
+
+@contextlib.contextmanager
+def running_server(tmp: Path) -> Iterator[ServerProcess]:
     proc = ServerProcess(
-        data_dir=tmp_path / "data", port=free_port(), env=env, log=tmp_path / "server.log"
+        data_dir=tmp / "data", port=free_port(), env=user_env(tmp), log=tmp / "server.log"
     )
     proc.start()
-    yield proc
-    proc.stop()
+    try:
+        yield proc
+    finally:
+        proc.stop()
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[ServerProcess]:
+    """A server of this test's own: a new store."""
+    with running_server(tmp_path) as proc:
+        yield proc
+
+
+@pytest.fixture(scope="module")
+def module_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """One server for the tests of a module that do not need a store of their own."""
+    with running_server(tmp_path_factory.mktemp("server")) as proc:
+        yield proc

@@ -1,16 +1,24 @@
-"""The CLI as a new user drives it, against a real server process."""
+"""The CLI as a new user drives it, against a real server process.
+
+The tests that only read, or write what no other test looks at, share one server; the one that
+checks what a first apply creates has a server of its own."""
 
 import json
 import stat
 from pathlib import Path
 
 import yaml
-from tests.e2e.conftest import ServerProcess
+from tests.e2e.conftest import ServerProcess, module_server
+
+__all__ = ["module_server"]
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def test_first_start_writes_private_token_and_client_context(server: ServerProcess) -> None:
+def test_first_start_writes_private_token_and_client_context(
+    module_server: ServerProcess,
+) -> None:
+    server = module_server
     token_file = server.data_dir / "admin-token"
     assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
     config = Path(server.env["EDGEORCH_CONFIG"])
@@ -45,7 +53,8 @@ def test_apply_list_show_scale_remove(server: ServerProcess) -> None:
     assert "removed" in server.cli("node", "rm", "cdn-ams-01").stdout
 
 
-def test_errors_are_readable_and_exit_nonzero(server: ServerProcess, tmp_path: Path) -> None:
+def test_errors_are_readable_and_exit_nonzero(module_server: ServerProcess, tmp_path: Path) -> None:
+    server = module_server
     bad = tmp_path / "bad.yaml"
     bad.write_text(
         (REPO / "examples/fleet.yaml").read_text().replace("latitude: 50.1109", "latitude: 200")
@@ -60,7 +69,8 @@ def test_errors_are_readable_and_exit_nonzero(server: ServerProcess, tmp_path: P
     assert unreachable.returncode == 1 and "cannot reach" in unreachable.stderr
 
 
-def test_tokens_and_env_resolution(server: ServerProcess) -> None:
+def test_tokens_and_env_resolution(module_server: ServerProcess) -> None:
+    server = module_server
     created = server.cli("token", "create", "--role", "reader", "--name", "ro", "-o", "json")
     secret = json.loads(created.stdout)["secret"]
     as_reader = server.env | {"EDGEORCH_TOKEN": secret}
@@ -78,7 +88,8 @@ def test_tokens_and_env_resolution(server: ServerProcess) -> None:
     assert bad_ttl.returncode == 2 and "soon" in bad_ttl.stderr
 
 
-def test_plan_is_a_dry_run_and_exits_2_when_unplaceable(server: ServerProcess) -> None:
+def test_plan_is_a_dry_run_and_exits_2_when_unplaceable(module_server: ServerProcess) -> None:
+    server = module_server  # no test on this server creates workloads or starts agents
     server.cli("apply", "-f", str(REPO / "examples/fleet.yaml"))
     result = server.cli("plan", "-f", str(REPO / "examples/workloads.yaml"), check=False)
     # The fleet is pre-registered but no agent has joined: no node is ready yet.

@@ -1,21 +1,37 @@
-"""Credentials: join tokens are single-purpose, node credentials act only as their own node."""
+"""Credentials: join tokens are single-purpose, node credentials act only as their own node.
+
+The tests share one server (each uses nodes and tokens of its own); the agents a test starts
+are stopped after it."""
 
 from datetime import timedelta
 
 import httpx
-from tests.agent.harness import FACTS, AgentProcess, Fleet, fleet, wait_for
+import pytest
+from tests.agent.harness import (
+    FACTS,
+    AgentProcess,
+    Fleet,
+    module_fleet,
+    shared_fleet,
+    start_all,
+    wait_for,
+)
 from tests.e2e.conftest import free_port
 
 from edgeorch.domain.enums import TokenRole
 from edgeorch.store import create_token
 
-__all__ = ["fleet"]
+__all__ = ["module_fleet", "shared_fleet"]
+
+
+@pytest.fixture
+def fleet(shared_fleet: Fleet) -> Fleet:
+    return shared_fleet
 
 
 def test_node_credential_acts_only_as_its_own_node(fleet: Fleet) -> None:
     a, b = fleet.agent("edge-c"), fleet.agent("edge-d")
-    a.start()
-    b.start()
+    start_all(a, b)
     a_id, b_id = a.node_id(), b.node_id()
     headers = {"authorization": f"Bearer {a.credential()}"}
     api = fleet.server.url + "/api/v1"
@@ -54,7 +70,8 @@ def test_expired_revoked_and_used_join_tokens_are_refused(fleet: Fleet) -> None:
     agent = AgentProcess(
         fleet.server, fleet.tmp / "x", "edge-x", expired, free_port(), fleet.tmp / "x.log"
     )
-    agent.start()
+    fleet.agents.append(agent)
+    agent.spawn()  # not start(): refused, it may exit before its ingress is seen answering
     assert agent.process is not None
     assert agent.process.wait(20) == 1
     assert "refused" in agent.log.read_text()

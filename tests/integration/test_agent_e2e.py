@@ -1,14 +1,23 @@
-"""The agent end to end: real agent processes, a real server, workloads through the ingress."""
+"""The agent end to end: real agent processes, a real server, workloads through the ingress.
+
+The tests share one server (each with an agent and workloads of its own); the agents a test
+starts are stopped after it."""
 
 import sys
 
 import httpx
+import pytest
 import wasmtime
 from tests.agent.drivers.wasm_modules import COUNTER_WAT
-from tests.agent.harness import Fleet, fleet, wait_for
+from tests.agent.harness import Fleet, module_fleet, shared_fleet, wait_for
 from tests.e2e.conftest import free_port
 
-__all__ = ["fleet"]
+__all__ = ["module_fleet", "shared_fleet"]
+
+
+@pytest.fixture
+def fleet(shared_fleet: Fleet) -> Fleet:
+    return shared_fleet
 
 
 def _wasm_spec(digest: str) -> dict[str, object]:

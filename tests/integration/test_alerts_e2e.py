@@ -7,7 +7,6 @@ Killing the agent makes its node ``down`` (after 2 s here) and raises ``NodeDown
 agent again resolves it.
 """
 
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -16,8 +15,8 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.agent.harness import Fleet, wait_for
-from tests.e2e.conftest import ServerProcess, free_port
+from tests.agent.harness import Fleet, running_fleet, wait_for
+from tests.e2e.conftest import free_port
 
 SLOW_SERVER = """
 import http.server, sys, time
@@ -33,24 +32,16 @@ http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_foreve
 
 @pytest.fixture
 def fleet(tmp_path: Path) -> Iterator[Fleet]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("EDGEORCH_")}
-    env |= {
-        "EDGEORCH_CONFIG": str(tmp_path / "client.yaml"),
-        "EDGEORCH_NODE_SUSPECT_AFTER": "1",
-        "EDGEORCH_NODE_DOWN_AFTER": "2",
-        "EDGEORCH_ALERT_INTERVAL": "0.5",
-        "EDGEORCH_ALERT_WINDOW": "120",
-        "EDGEORCH_ALERT_MIN_REQUESTS": "5",
-        "EDGEORCH_TELEMETRY_FLUSH_SECONDS": "0.5",
+    settings = {
+        "NODE_SUSPECT_AFTER": "1",
+        "NODE_DOWN_AFTER": "2",
+        "ALERT_INTERVAL": "0.5",
+        "ALERT_WINDOW": "120",
+        "ALERT_MIN_REQUESTS": "5",
+        "TELEMETRY_FLUSH_SECONDS": "0.5",
     }
-    server = ServerProcess(
-        data_dir=tmp_path / "server", port=free_port(), env=env, log=tmp_path / "server.log"
-    )
-    server.start()
-    fleet = Fleet(server, tmp_path)
-    yield fleet
-    fleet.close()
-    server.stop()
+    with running_fleet(tmp_path, **settings) as fleet:
+        yield fleet
 
 
 def alerts(fleet: Fleet, **params: str) -> list[dict[str, Any]]:

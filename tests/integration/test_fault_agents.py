@@ -1,7 +1,9 @@
 """Faults with real server and agent processes: kill -9, SIGSTOP (hung), server restart.
 
 The server runs with short grace settings (suspect after 1 s, down after 2 s) and workloads
-with ``lost_after: 1``, so a dead node's replicas move within about 4 s.
+with ``lost_after: 1``, so a dead node's replicas move within about 4 s. The flap test doubles
+them: its 0.3 s pause plus one 0.5 s heartbeat interval would leave only 0.2 s to spare under
+a 1 s suspect-after, which a busy 2-core machine can eat.
 """
 
 import os
@@ -13,28 +15,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.agent.harness import Fleet, wait_for
-from tests.e2e.conftest import ServerProcess, free_port
+from tests.agent.harness import Fleet, running_fleet, start_all, wait_for
 
 SLEEPER = [sys.executable, "-c", "import time; time.sleep(300)"]
 
 
 @pytest.fixture
 def fleet(tmp_path: Path) -> Iterator[Fleet]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("EDGEORCH_")}
-    env |= {
-        "EDGEORCH_CONFIG": str(tmp_path / "client.yaml"),
-        "EDGEORCH_NODE_SUSPECT_AFTER": "1",
-        "EDGEORCH_NODE_DOWN_AFTER": "2",
-    }
-    server = ServerProcess(
-        data_dir=tmp_path / "server", port=free_port(), env=env, log=tmp_path / "server.log"
-    )
-    server.start()
-    fleet = Fleet(server, tmp_path)
-    yield fleet
-    fleet.close()
-    server.stop()
+    with running_fleet(tmp_path, NODE_SUSPECT_AFTER="1", NODE_DOWN_AFTER="2") as fleet:
+        yield fleet
+
+
+@pytest.fixture
+def patient_fleet(tmp_path: Path) -> Iterator[Fleet]:
+    with running_fleet(tmp_path, NODE_SUSPECT_AFTER="2", NODE_DOWN_AFTER="4") as fleet:
+        yield fleet
 
 
 def workload(fleet: Fleet, name: str, **spec: Any) -> str:
@@ -68,8 +63,7 @@ def node_state(fleet: Fleet, node_id: str) -> str:
 
 def two_agents(fleet: Fleet) -> tuple[Any, Any]:
     a, b = fleet.agent("edge-a"), fleet.agent("edge-b")
-    a.start()
-    b.start()
+    start_all(a, b)
     a.node_id(), b.node_id()
     wait_for(lambda: node_state(fleet, a.node_id()) == "ready", what="edge-a ready")
     wait_for(lambda: node_state(fleet, b.node_id()) == "ready", what="edge-b ready")
@@ -126,15 +120,16 @@ def test_sigstop_hung_agent_is_replaced_and_duplicates_resolved_on_sigcont(fleet
     wait_for(lambda: fleet.events("NodeRecovered"), 10, "a NodeRecovered event")
 
 
-def test_flap_shorter_than_grace_changes_nothing(fleet: Fleet) -> None:
+def test_flap_shorter_than_grace_changes_nothing(patient_fleet: Fleet) -> None:
+    fleet = patient_fleet
     agents = two_agents(fleet)
     wid = workload(fleet, "steady")
     victim, _ = owner(fleet, agents, wid)
     assert victim.process is not None
     os.kill(victim.process.pid, signal.SIGSTOP)
-    time.sleep(0.3)  # under suspect-after (1 s) minus one heartbeat interval (0.5 s)
+    time.sleep(0.3)  # under suspect-after (2 s) minus one heartbeat interval (0.5 s)
     os.kill(victim.process.pid, signal.SIGCONT)
-    time.sleep(3)
+    time.sleep(3)  # longer than suspect-after: a wrongly started countdown would end in it
     (inst,) = running(fleet, wid)
     assert inst["spec"]["node_id"] == victim.node_id()
     for reason in ("NodeSuspect", "NodeDown", "InstanceLost", "InstanceStopping"):

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import psutil
 import pytest
-from tests.agent.harness import AgentProcess, Fleet, wait_for
-from tests.e2e.conftest import ServerProcess, free_port
+from tests.agent.harness import AgentProcess, Fleet, running_fleet, wait_for
+from tests.e2e.conftest import free_port
 from tests.integration.test_fault_agents import node_state, running, workload
 
 
@@ -88,20 +88,8 @@ class FaultProxy:
 
 @pytest.fixture
 def fleet(tmp_path: Path) -> Iterator[Fleet]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("EDGEORCH_")}
-    env |= {
-        "EDGEORCH_CONFIG": str(tmp_path / "client.yaml"),
-        "EDGEORCH_NODE_SUSPECT_AFTER": "1",
-        "EDGEORCH_NODE_DOWN_AFTER": "2",
-    }
-    server = ServerProcess(
-        data_dir=tmp_path / "server", port=free_port(), env=env, log=tmp_path / "server.log"
-    )
-    server.start()
-    fleet = Fleet(server, tmp_path)
-    yield fleet
-    fleet.close()
-    server.stop()
+    with running_fleet(tmp_path, NODE_SUSPECT_AFTER="1", NODE_DOWN_AFTER="2") as fleet:
+        yield fleet
 
 
 def _sleepers(agent: AgentProcess, marker: str) -> int:

@@ -4,7 +4,6 @@ The workload is the request counter of docs/wasm-abi.md: every answer is the pre
 one, so an answer sequence without a gap or a restart proves the state was carried over.
 """
 
-import os
 import threading
 import time
 from collections.abc import Iterator
@@ -14,28 +13,16 @@ import httpx
 import pytest
 import wasmtime
 from tests.agent.drivers.wasm_modules import COUNTER_WAT
-from tests.agent.harness import AgentProcess, Fleet, wait_for
-from tests.e2e.conftest import ServerProcess, free_port
+from tests.agent.harness import AgentProcess, Fleet, running_fleet, start_all, wait_for
 
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Fleet, Any, Any]]:
     """One server and two agents for the module (starting them is most of the time); the
     test that kills an agent runs last."""
-    tmp_path = tmp_path_factory.mktemp("migrations")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("EDGEORCH_")}
-    env |= {"EDGEORCH_CONFIG": str(tmp_path / "client.yaml"), "EDGEORCH_MIGRATION_TIMEOUT": "4"}
-    server = ServerProcess(
-        data_dir=tmp_path / "server", port=free_port(), env=env, log=tmp_path / "server.log"
-    )
-    server.start()
-    fleet = Fleet(server, tmp_path)
-    try:
+    with running_fleet(tmp_path_factory.mktemp("migrations"), MIGRATION_TIMEOUT="4") as fleet:
         a, b = two_agents(fleet)
         yield fleet, a, b
-    finally:
-        fleet.close()
-        server.stop()
 
 
 class Client(threading.Thread):
@@ -68,8 +55,7 @@ class Client(threading.Thread):
 
 def two_agents(fleet: Fleet) -> tuple[AgentProcess, AgentProcess]:
     a, b = fleet.agent("edge-a"), fleet.agent("edge-b")
-    a.start()
-    b.start()
+    start_all(a, b)
     for agent in (a, b):
         node = agent.node_id()
         wait_for(

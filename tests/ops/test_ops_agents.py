@@ -2,15 +2,13 @@
 its HTTP health check rolls back on its own while the old version keeps serving; a drain moves
 replicas without ever dropping below disruption.min_available."""
 
-import os
 import sys
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-from tests.agent.harness import AgentProcess, Fleet, wait_for
-from tests.e2e.conftest import ServerProcess, free_port
+from tests.agent.harness import AgentProcess, Fleet, running_fleet, start_all, wait_for
 
 # A tiny HTTP server: answers its VERSION on every path; /healthz fails when VERSION is "bad".
 APP = """
@@ -35,25 +33,15 @@ CHECK = {"http_path": "/healthz", "interval_seconds": 0.3, "timeout_seconds": 1,
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
     """One server and three agents for the module (agents take seconds to start)."""
-    tmp_path = tmp_path_factory.mktemp("ops")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("EDGEORCH_")}
-    env["EDGEORCH_CONFIG"] = str(tmp_path / "client.yaml")
-    server = ServerProcess(
-        data_dir=tmp_path / "server", port=free_port(), env=env, log=tmp_path / "server.log"
-    )
-    server.start()
-    fleet = Fleet(server, tmp_path)
-    fleet.started = agents(fleet, 3)  # type: ignore[attr-defined]
-    yield fleet
-    fleet.close()
-    server.stop()
+    with running_fleet(tmp_path_factory.mktemp("ops")) as fleet:
+        fleet.started = agents(fleet, 3)  # type: ignore[attr-defined]
+        yield fleet
 
 
 def agents(fleet: Fleet, count: int) -> list[AgentProcess]:
     """Start ``count`` agents and wait until their nodes are ready."""
     out = [fleet.agent(f"edge-{i}") for i in range(count)]
-    for agent in out:
-        agent.start()
+    start_all(*out)
     for agent in out:
         node = agent.node_id()
         wait_for(

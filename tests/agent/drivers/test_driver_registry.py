@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 import edgeorch.agent.drivers as drivers
-from edgeorch.agent.drivers import Driver, DriverError, HttpHandler, create_driver
+from edgeorch.agent.drivers import DRIVERS, Driver, DriverError, HttpHandler, create_driver
 
 
 @pytest.mark.parametrize("runtime", ["process", "wasm"])
@@ -18,7 +18,11 @@ def test_registry_builds_working_drivers(tmp_path: Path, runtime: str) -> None:
     assert isinstance(driver, HttpHandler) == (runtime == "wasm")
 
 
-def test_unknown_runtime_names_the_known_ones(tmp_path: Path) -> None:
+def test_unknown_runtime_names_the_known_ones(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The registry is process-wide: a simulation run earlier in this process added "sim".
+    monkeypatch.delitem(DRIVERS, "sim", raising=False)
     with pytest.raises(DriverError, match=r"no driver for runtime 'vm'.*process, wasm"):
         create_driver("vm", tmp_path)
 
