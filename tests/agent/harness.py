@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.e2e.conftest import ServerProcess, free_port, user_env
+from tests.e2e.conftest import ServerProcess, free_port, running_server, user_env
 
 from edgeorch.schemas.instance import InstanceSpec
 from edgeorch.schemas.workload import WorkloadCreate
@@ -233,17 +233,12 @@ def server_env(tmp: Path, **settings: str) -> dict[str, str]:
 def running_fleet(tmp: Path, **settings: str) -> Iterator[Fleet]:
     """A server with ``settings`` (see ``server_env``) and no agents yet; everything started
     is stopped on exit."""
-    env = server_env(tmp, **settings)
-    server = ServerProcess(
-        data_dir=tmp / "server", port=free_port(), env=env, log=tmp / "server.log"
-    )
-    server.start()
-    fleet = Fleet(server, tmp)
-    try:
-        yield fleet
-    finally:
-        fleet.close()
-        server.stop()
+    with running_server(tmp, server_env(tmp, **settings), "server") as server:
+        fleet = Fleet(server, tmp)
+        try:
+            yield fleet
+        finally:
+            fleet.close()
 
 
 @pytest.fixture

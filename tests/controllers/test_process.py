@@ -1,6 +1,5 @@
 """The controllers in a process of their own: a real ``edgeorch server`` and its child."""
 
-import os
 import signal
 from pathlib import Path
 from typing import Any
@@ -10,7 +9,7 @@ import psutil
 import pytest
 from prometheus_client.metrics_core import Metric
 from tests.agent.harness import wait_for
-from tests.e2e.conftest import ServerProcess, free_port
+from tests.e2e.conftest import ServerProcess, running_server
 
 from edgeorch.controllers import ControllerSettings
 from edgeorch.controllers.process import decode_settings, encode_settings, shareable
@@ -47,12 +46,11 @@ def _workload(name: str) -> dict[str, Any]:
 
 
 def test_the_controllers_run_in_a_supervised_child_process(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("EDGEORCH_")}
-    env["EDGEORCH_CONFIG"] = str(tmp_path / "client.yaml")
-    server = ServerProcess(
-        data_dir=tmp_path / "data", port=free_port(), env=env, log=tmp_path / "server.log"
-    )
-    server.start()
+    with running_server(tmp_path) as server:
+        _check_the_child(server)
+
+
+def _check_the_child(server: ServerProcess) -> None:
     try:
         api = httpx.Client(
             base_url=server.url,

@@ -103,9 +103,16 @@ def user_env(tmp: Path) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def running_server(tmp: Path) -> Iterator[ServerProcess]:
+def running_server(
+    tmp: Path, env: dict[str, str] | None = None, data: str = "data"
+) -> Iterator[ServerProcess]:
+    """A server with its store in ``tmp / data`` (``env``: this user's by default), stopped on
+    exit."""
     proc = ServerProcess(
-        data_dir=tmp / "data", port=free_port(), env=user_env(tmp), log=tmp / "server.log"
+        data_dir=tmp / data,
+        port=free_port(),
+        env=user_env(tmp) if env is None else env,
+        log=tmp / "server.log",
     )
     proc.start()
     try:

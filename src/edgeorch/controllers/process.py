@@ -80,7 +80,6 @@ class ControllerProcess:
         self._lock = threading.Lock()
         self._child: subprocess.Popen[bytes] | None = None
         self._thread: threading.Thread | None = None
-        self.restarts = 0
         # prometheus-client's multiprocess files of the child (counters survive its restarts)
         self.metrics_dir = Path(tempfile.mkdtemp(prefix="edgeorch-controller-metrics-"))
 
@@ -152,7 +151,6 @@ class ControllerProcess:
             if self._stop.wait(backoff):
                 return
             backoff = min(RESTART_BACKOFF_MAX, backoff * 2)
-            self.restarts += 1
             try:
                 self._spawn()
             except OSError:
