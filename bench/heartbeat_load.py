@@ -55,7 +55,7 @@ def _join_body(i: int) -> dict[str, Any]:
     }  # fmt: skip
 
 
-async def _join(client: httpx.AsyncClient, nodes: int) -> list[dict[str, Any]]:
+async def _join(client: httpx.AsyncClient, nodes: int, width: int) -> list[dict[str, Any]]:
     admin = {"Authorization": f"Bearer {TOKEN}"}
 
     async def one(i: int) -> dict[str, Any]:
@@ -69,8 +69,8 @@ async def _join(client: httpx.AsyncClient, nodes: int) -> list[dict[str, Any]]:
         return data
 
     creds: list[dict[str, Any]] = []
-    for start in range(0, nodes, 8):
-        creds += await asyncio.gather(*(one(i) for i in range(start, min(start + 8, nodes))))
+    for start in range(0, nodes, width):
+        creds += await asyncio.gather(*(one(i) for i in range(start, min(start + width, nodes))))
     return creds
 
 
@@ -151,7 +151,9 @@ def _profiler(pid: int, out: str, seconds: float) -> subprocess.Popen[bytes]:
 async def _main(args: argparse.Namespace, url: str, server: psutil.Process) -> None:
     limits = httpx.Limits(max_connections=max(64, args.concurrency))
     async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as client:
-        creds = await _join(client, args.nodes)
+        cpu0, t0 = sum(server.cpu_times()[:2]), time.monotonic()
+        creds = await _join(client, args.nodes, args.join_concurrency)
+        join_s, join_cpu = time.monotonic() - t0, sum(server.cpu_times()[:2]) - cpu0
         # One untimed round, so every node's first beat after the join is not measured.
         for cred in creds:
             await client.post(
@@ -175,6 +177,8 @@ async def _main(args: argparse.Namespace, url: str, server: psutil.Process) -> N
     p50 = latencies[len(latencies) // 2] * 1000
     p99 = latencies[int(len(latencies) * 0.99)] * 1000
     print(f"| nodes / senders | {args.nodes} / {args.concurrency} |")
+    print(f"| token mint + join, {args.join_concurrency} at a time | {args.nodes / join_s:.0f}/s, "
+          f"server CPU {join_cpu / args.nodes * 1000:.1f} ms per node |")  # fmt: skip
     print(f"| beats (failed) in {elapsed:.1f} s | {beats} ({failures}) |")
     print(f"| beats/s | {beats / elapsed:.0f} |")
     net = max(0.0, cpu - idle * elapsed)
@@ -193,6 +197,7 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=15.0)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--persist-every", type=int, default=0)
+    parser.add_argument("--join-concurrency", type=int, default=8, help="mint + join pairs at once")
     parser.add_argument("--idle", type=float, default=5.0, help="seconds of idle CPU sampling")
     parser.add_argument("--profile", default="", help="write py-spy raw stacks here")
     args = parser.parse_args()

@@ -6,12 +6,16 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
+from edgeorch.agent import watch
 from edgeorch.agent.watch import AssignmentHub, wait_for_assignments
 from edgeorch.domain.enums import InstanceState
 from edgeorch.schemas.instance import InstanceSpec
 from edgeorch.schemas.node import NodeCreate
 from edgeorch.schemas.workload import WorkloadCreate
 from edgeorch.store import (
+    Assignments,
     Database,
     create_instance,
     create_node,
@@ -195,6 +199,55 @@ def test_status_writes_wake_nobody_and_spec_changes_do(tmp_path: Path) -> None:
             db, hub, node_id=node, digest=base.digest, timeout=5
         )
         assert changed and fresh.items[0].workload.spec.replicas == 3
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        hub.close()
+
+
+def test_a_watch_answers_from_the_kept_set_until_a_change_concerns_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = Database(default_sqlite_url(tmp_path))
+    db.migrate()
+    node, other = _node(db, "n"), _node(db, "other")
+    hub = AssignmentHub(db, poll_interval=30, hint_interval=None)  # woken by commits only
+    reads: list[str] = []
+    real = watch.read_node_assignments
+
+    def counting(database: Database, node_id: str) -> Assignments:
+        reads.append(node_id)
+        return real(database, node_id)
+
+    monkeypatch.setattr(watch, "read_node_assignments", counting)
+
+    async def scenario() -> None:
+        base, _ = await wait_for_assignments(db, hub, node_id=node, digest=None, timeout=0)
+        assert reads == [node]  # an agent starting (no digest) always reads
+        for _ in range(2):  # watches that time out: answered from the kept set
+            same, changed = await wait_for_assignments(
+                db, hub, node_id=node, digest=base.digest, timeout=0.1
+            )
+            assert not changed and same.digest == base.digest
+        assert reads == [node]
+        _assign(db, other, "elsewhere")  # concerns the other node only
+        await asyncio.sleep(0.2)  # the hub has dispatched it
+        same, changed = await wait_for_assignments(
+            db, hub, node_id=node, digest=base.digest, timeout=0.1
+        )
+        assert not changed and reads == [node]
+        assert same.revision > base.revision  # current as of the hub's revision
+        _assign(db, node, "here")
+        fresh, changed = await wait_for_assignments(
+            db, hub, node_id=node, digest=base.digest, timeout=5
+        )
+        assert changed and [a.workload.metadata.name for a in fresh.items] == ["here"]
+        assert reads == [node, node]  # the change dropped the kept set: read again
+        again, changed = await wait_for_assignments(
+            db, hub, node_id=node, digest=fresh.digest, timeout=0.1
+        )
+        assert not changed and again.digest == fresh.digest and reads == [node, node]
 
     try:
         asyncio.run(scenario())

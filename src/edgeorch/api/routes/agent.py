@@ -28,7 +28,6 @@ from edgeorch.agent.watch import AssignmentHub, wait_for_assignments
 from edgeorch.api.auth import (
     Principal,
     TokenCache,
-    authenticate,
     authenticate_async,
     get_database,
 )
@@ -66,8 +65,9 @@ def _forbidden(detail: str) -> ApiProblem:
     return ApiProblem(403, "Forbidden", detail)
 
 
-def require_join(principal: Principal = Depends(authenticate)) -> Principal:
-    """Only a join token may join."""
+async def require_join(principal: Principal = Depends(authenticate_async)) -> Principal:
+    """Only a join token may join. ``async``: a plain ``def`` dependency costs a worker-thread
+    round trip per request; a join token is looked up in the store (one trip) anyway."""
     if principal.role is not TokenRole.JOIN:
         raise _forbidden(
             f"a {principal.role.value} token may not join a node; create a join token with "
