@@ -3,6 +3,7 @@
 from datetime import UTC, datetime
 
 from edgeorch.agent.presence import Presence, ready_status
+from edgeorch.controllers.nodes import for_one_pass
 from edgeorch.domain.enums import NodeState
 from edgeorch.schemas.node import NodeStatus, Utilization
 
@@ -42,3 +43,23 @@ def test_forget_persisted_makes_the_next_beat_write() -> None:
     assert not presence.should_persist("n", stored, fresh)
     presence.forget_persisted("n")  # the queued write lost a race or failed
     assert presence.should_persist("n", stored, fresh)
+
+
+def test_the_node_lifecycle_reads_one_snapshot_per_pass() -> None:
+    presence = Presence(persist_interval=30)
+    first, later = datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 1, 2, tzinfo=UTC)
+    presence.seen("a", first)
+    lookup = for_one_pass(presence.last_seen)  # a plain callable is used as it is
+    assert lookup("a") == first and lookup("b") is None
+
+    class WithSnapshot:
+        def __call__(self, node_id: str) -> datetime | None:
+            raise AssertionError("a pass must not call per node when a snapshot exists")
+
+        def snapshot(self) -> dict[str, datetime]:
+            return presence.snapshot()
+
+    lookup = for_one_pass(WithSnapshot())
+    presence.seen("a", later)  # after the snapshot: the pass keeps what it read
+    assert lookup("a") == first and lookup("b") is None
+    assert presence.snapshot() == {"a": later}

@@ -75,6 +75,12 @@ class Presence:
             entry = self._seen.get(node_id)
             return None if entry is None else entry.at
 
+    def snapshot(self) -> dict[str, datetime]:
+        """Every node's :meth:`last_seen` at once: the node lifecycle looks up each node of the
+        fleet twice a second, and one copy under the lock is cheaper than a call per node."""
+        with self._lock:
+            return {node_id: entry.at for node_id, entry in self._seen.items()}
+
     def should_persist(self, node_id: str, stored: NodeStatus, fresh: NodeStatus) -> bool:
         """True when ``fresh`` differs from ``stored`` in a way worth a write, or it is time."""
         if (

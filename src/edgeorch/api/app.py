@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI
 
 from edgeorch import __version__
+from edgeorch.agent.presence import Presence
 from edgeorch.api import problems
 from edgeorch.api.auth import TokenCache
 from edgeorch.api.limits import BodySizeLimit
@@ -153,9 +154,7 @@ def _start_controllers(
     if settings is None:
         return []
 
-    def presence(node_id: str) -> datetime | None:
-        return _last_seen(app, node_id)
-
+    presence = _AppPresence(app)
     stalled = app.state.loop_lag.stalled_since
     if not (settings.own_process and shareable(database)):
         manager = ControllerManager(
@@ -173,7 +172,22 @@ def _start_controllers(
     return [lifecycle, child]
 
 
-def _last_seen(app: FastAPI, node_id: str) -> datetime | None:
-    # The agent routes create the presence on the first agent call (routes/agent.py).
-    presence = getattr(app.state, "agent_presence", None)
-    return None if presence is None else presence.last_seen(node_id)
+class _AppPresence:
+    """The app's heartbeat presence as the node lifecycle reads it (``controllers/nodes.py``
+    ``LastSeen``, plus ``snapshot`` for a whole pass). The agent routes create the presence on
+    the first agent call (``routes/agent.py``)."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self._app = app
+
+    def _presence(self) -> Presence | None:
+        presence: Presence | None = getattr(self._app.state, "agent_presence", None)
+        return presence
+
+    def __call__(self, node_id: str) -> datetime | None:
+        presence = self._presence()
+        return None if presence is None else presence.last_seen(node_id)
+
+    def snapshot(self) -> dict[str, datetime]:
+        presence = self._presence()
+        return {} if presence is None else presence.snapshot()

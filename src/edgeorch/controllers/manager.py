@@ -32,6 +32,7 @@ from edgeorch.controllers.nodes import (
     LastSeen,
     NodeTracker,
     Stalls,
+    for_one_pass,
     lifecycle_plan,
     note_applied,
 )
@@ -113,7 +114,7 @@ class NodeLifecycle:
         plan, cut = lifecycle_plan(
             nodes,
             self.tracker,
-            self._presence,
+            for_one_pass(self._presence),
             now,
             self.settings,
             self._cache.revision,

@@ -26,6 +26,15 @@ from edgeorch.domain.enums import NodeState
 from edgeorch.schemas.node import Node
 
 LastSeen = Callable[[str], datetime | None]
+
+
+def for_one_pass(presence: LastSeen) -> LastSeen:
+    """``presence`` as one lookup table for a whole pass, when it can give one
+    (``snapshot()``, as the API server's does): a dict look-up per node instead of a call."""
+    snapshot = getattr(presence, "snapshot", None)
+    return presence if snapshot is None else snapshot().get
+
+
 Stalls = Callable[[datetime], float]  # seconds the heartbeat receiver stalled since a moment
 
 
