@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 from edgeorch.api.looplag import LoopLag
 from edgeorch.controllers import ControllerSettings
-from edgeorch.controllers.nodes import NodeTracker, lifecycle_plan
-from edgeorch.controllers.plan import UpdateNodeStatus
+from edgeorch.controllers.nodes import NodeTracker, lifecycle_plan, note_applied
+from edgeorch.controllers.plan import RecordEvent, UpdateNodeStatus
 from edgeorch.domain.enums import NodeState
 from edgeorch.schemas.node import Node
 
@@ -68,3 +68,21 @@ def test_the_monitor_sees_a_blocked_loop() -> None:
 
     stalled = asyncio.run(scenario())
     assert 0.3 <= stalled <= 0.6
+
+
+def test_a_node_back_before_the_plan_committed_is_still_reported_recovered() -> None:
+    down = _node("a").model_copy(update={"status": _node("a").status.model_copy(
+        update={"state": NodeState.DOWN}
+    )})  # fmt: skip
+    ready = _node("a")
+    tracker = NodeTracker(started=T0 - timedelta(hours=1), troubled={"a": NodeState.DOWN})
+    now = T0 + timedelta(seconds=1)
+    seen = {"a": now}
+    # The pass reads the node still down; its heartbeat writes it ready before the pass ends.
+    plan, cut = lifecycle_plan({"a": down}, tracker, seen.get, now, SETTINGS, 1)
+    assert not [e for e in plan.of(RecordEvent) if e.reason == "NodeRecovered"]
+    note_applied(tracker, cut, {"a": ready}, plan)
+    plan, cut = lifecycle_plan({"a": ready}, tracker, seen.get, now, SETTINGS, 2)
+    assert [e.object_id for e in plan.of(RecordEvent) if e.reason == "NodeRecovered"] == ["a"]
+    note_applied(tracker, cut, {"a": ready}, plan)
+    assert tracker.troubled == {}  # reported once

@@ -126,7 +126,7 @@ class NodeLifecycle:
             # A heartbeat wrote the node meanwhile: it is alive; look again next tick.
             log.debug("node lifecycle plan conflicted: %s", exc)
             return
-        note_applied(self.tracker, cut, self._cache.refresh())
+        note_applied(self.tracker, cut, self._cache.refresh(), plan)
 
     def _loop(self) -> None:
         while not self._stop.wait(self.settings.node_tick):

@@ -269,16 +269,30 @@ def lifecycle_plan(
 
 
 def note_applied(
-    tracker: NodeTracker, partitioned: frozenset[str], nodes: Mapping[str, Node]
+    tracker: NodeTracker,
+    partitioned: frozenset[str],
+    nodes: Mapping[str, Node],
+    plan: Plan | None = None,
 ) -> None:
-    """Remember what a committed lifecycle plan left: the cut regions and the nodes that are
-    suspect or down (for ``NodeRecovered`` events)."""
-    tracker.partitioned = partitioned
-    tracker.troubled = {
-        node_id: state
-        for node_id, node in nodes.items()
-        if (state := node.status.state) is NodeState.SUSPECT or state is NodeState.DOWN
+    """Remember what a committed lifecycle ``plan`` left: the cut regions and the nodes that
+    are suspect or down (for ``NodeRecovered`` events). ``nodes`` is read after the commit: a
+    troubled node that a heartbeat made ready after the plan was made, so the plan did not
+    report it, stays noted and is reported by the next pass."""
+    reported = {
+        op.object_id
+        for op in (plan.ops if plan is not None else ())
+        if isinstance(op, RecordEvent) and op.reason == "NodeRecovered"
     }
+    troubled: dict[str, NodeState] = {
+        node_id: node.status.state
+        for node_id, node in nodes.items()
+        if node.status.state in (NodeState.SUSPECT, NodeState.DOWN)
+    }
+    for node_id, before in tracker.troubled.items():
+        if node_id not in troubled and node_id not in reported and node_id in nodes:
+            troubled[node_id] = before
+    tracker.partitioned = partitioned
+    tracker.troubled = troubled
 
 
 def _node_event(node: Node, reason: str, message: str, type_: str) -> RecordEvent:
