@@ -79,13 +79,24 @@ class _Waiter:
 
     @classmethod
     def of(
-        cls, node_id: str, current: Assignments, loop: asyncio.AbstractEventLoop | None
+        cls,
+        node_id: str,
+        current: Assignments,
+        loop: asyncio.AbstractEventLoop | None,
+        known: "_Waiter | None" = None,
     ) -> "_Waiter":
+        """A waiter on ``current`` (a kept set when ``loop`` is None). The spec keys are taken
+        from ``known`` (the node's kept set) when it holds the same set, not computed again."""
+        if known is not None and known.kept is not None and known.kept.digest == current.digest:
+            instances, workloads = known.instances, known.workloads  # never mutated: shared
+        else:
+            instances = {a.instance.metadata.id: spec_key(a.instance.spec) for a in current.items}
+            workloads = {a.workload.metadata.id: spec_key(a.workload.spec) for a in current.items}
         return cls(
             node_id=node_id,
             revision=current.revision,
-            instances={a.instance.metadata.id: spec_key(a.instance.spec) for a in current.items},
-            workloads={a.workload.metadata.id: spec_key(a.workload.spec) for a in current.items},
+            instances=instances,
+            workloads=workloads,
             loop=loop,
             kept=None if loop is not None else current,
         )
@@ -200,17 +211,19 @@ class AssignmentHub:
         must be read from the store)."""
         with self._lock:
             entry = self._kept.get(node_id)
-            if entry is None or entry.kept is None:
+            kept = None if entry is None else entry.kept
+            if kept is None:
                 return None
-            kept = entry.kept
             if self._revision > kept.revision:
                 kept = replace(kept, revision=self._revision)
             return kept
 
     async def wait(self, node_id: str, current: Assignments, timeout: float) -> None:
         """Return when ``current`` may be out of date, or after ``timeout`` seconds."""
-        waiter = _Waiter.of(node_id, current, asyncio.get_running_loop())
         self.start()
+        with self._lock:
+            known = self._kept.get(node_id)
+        waiter = _Waiter.of(node_id, current, asyncio.get_running_loop(), known)
         with self._lock:
             stale = self._missed(waiter)
             if not stale:
@@ -312,7 +325,7 @@ class AssignmentHub:
         with self._lock:
             woken = self._affected(touched)
             for waiter in woken:
-                if waiter.loop is None and self._kept.get(waiter.node_id) is waiter:
+                if waiter.kept is not None and self._kept.get(waiter.node_id) is waiter:
                     del self._kept[waiter.node_id]  # out of date: the next watch reads
                     self._unregister(waiter)
             self._history.append((self._revision, reached, touched))

@@ -272,17 +272,13 @@ def note_applied(
     tracker: NodeTracker,
     partitioned: frozenset[str],
     nodes: Mapping[str, Node],
-    plan: Plan | None = None,
+    plan: Plan,
 ) -> None:
     """Remember what a committed lifecycle ``plan`` left: the cut regions and the nodes that
     are suspect or down (for ``NodeRecovered`` events). ``nodes`` is read after the commit: a
     troubled node that a heartbeat made ready after the plan was made, so the plan did not
     report it, stays noted and is reported by the next pass."""
-    reported = {
-        op.object_id
-        for op in (plan.ops if plan is not None else ())
-        if isinstance(op, RecordEvent) and op.reason == "NodeRecovered"
-    }
+    reported = {op.object_id for op in plan.of(RecordEvent) if op.reason == "NodeRecovered"}
     troubled: dict[str, NodeState] = {
         node_id: node.status.state
         for node_id, node in nodes.items()
