@@ -218,8 +218,9 @@ async def _run(
     spy = None
     if args.profile:  # py-spy --gil: where the server's CPU goes during the window
         spy = subprocess.Popen(
-            [str(Path(sys.executable).with_name("py-spy")), "record", "--gil", "-r", "100",
-             "-f", "raw", "-o", args.profile, "-d", str(int(args.duration)),
+            # --nonblocking: the default pauses the server per sample (joins fell to ~1/s).
+            [str(Path(sys.executable).with_name("py-spy")), "record", "--gil", "--nonblocking",
+             "-r", "100", "-f", "raw", "-o", args.profile, "-d", str(int(args.duration)),
              "--pid", str(sampler.proc.pid)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip

@@ -164,7 +164,8 @@ class TokenRow(Base):
     )
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime | None]
-    revoked_at: Mapped[datetime | None]
+    # Indexed for the servers' poll of recent revocations (api/auth.py, migration 0006).
+    revoked_at: Mapped[datetime | None] = mapped_column(index=True)
     last_used_at: Mapped[datetime | None]
 
 
