@@ -35,7 +35,7 @@ import httpx
 import psutil
 
 from edgeorch.sim.fleet import generate_fleet
-from edgeorch.sim.runner import SimConfig, Simulation
+from edgeorch.sim.runner import SimConfig, Simulation, run_on_loop
 
 TOKEN = "bench-admin-token-0123456789abcdef"
 STATE_REASONS = ("NodeSuspect", "NodeDown")
@@ -381,7 +381,7 @@ def main() -> None:
             watch=not args.no_watch,
             request_timeout=60.0,
         )
-        out = asyncio.run(_run(args, config, sampler, url))
+        out = run_on_loop(_run(args, config, sampler, url))
     finally:
         server.terminate()
         try:

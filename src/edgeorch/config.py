@@ -16,6 +16,11 @@ from pathlib import Path
 DEFAULT_LISTEN = "127.0.0.1:8080"
 DEFAULT_MAX_BODY_BYTES = 1 << 20  # 1 MiB: far above any manifest, far below a memory problem
 ADMIN_TOKEN_FILE = "admin-token"
+# How long the server keeps an idle keep-alive connection. uvicorn's default (5 s) is shorter
+# than an agent's heartbeat interval (5-10 s), so every beat opened a new connection (over TLS,
+# with a new handshake), and a beat sent just as the server closed the idle one failed. Agents
+# drop theirs sooner (agent/client.py), so the server never closes one under a request.
+HTTP_IDLE_SECONDS = 75.0
 
 
 def default_data_dir() -> Path:

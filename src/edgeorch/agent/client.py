@@ -21,6 +21,9 @@ from edgeorch.agent.protocol import (
 from edgeorch.agent.tls import tls_context
 
 API = "/api/v1"
+# Idle connections are kept this long: longer than the heartbeat interval, so a beat reuses the
+# previous beat's connection, shorter than the server's HTTP_IDLE_SECONDS (config.py).
+KEEPALIVE_SECONDS = 60.0
 
 
 class ControlPlaneError(Exception):
@@ -70,7 +73,10 @@ class ControlPlane:
         self._timeout = request_timeout
         self._owns_client = client is None
         self._client = client or httpx.AsyncClient(
-            base_url=self.server + API, timeout=request_timeout, verify=tls_context()
+            base_url=self.server + API,
+            timeout=request_timeout,
+            verify=tls_context(),
+            limits=httpx.Limits(keepalive_expiry=KEEPALIVE_SECONDS),
         )
 
     async def aclose(self) -> None:

@@ -14,7 +14,7 @@ from edgeorch.cli.output import console, emit_error
 from edgeorch.cli.state import state_of
 from edgeorch.sim.faults import Fault, FaultError, parse_fault, per_second_probability
 from edgeorch.sim.fleet import FleetError, SimNode, generate_fleet, parse_edge_types, parse_regions
-from edgeorch.sim.runner import SimConfig, Simulation, SimulationError, Summary
+from edgeorch.sim.runner import SimConfig, Simulation, SimulationError, Summary, run_on_loop
 from edgeorch.sim.scenario import ScenarioError, load_scenario
 
 
@@ -117,7 +117,7 @@ def simulate(
     )
     started = time.monotonic()
     try:
-        summary = asyncio.run(_run(config))
+        summary = run_on_loop(_run(config))
     except SimulationError as exc:
         emit_error(str(exc))
         raise typer.Exit(1) from exc

@@ -17,7 +17,12 @@ from edgeorch.api.bootstrap import (
     prepare_store,
     save_client_context,
 )
-from edgeorch.config import ServerSettings, parse_listen, raise_open_file_limit
+from edgeorch.config import (
+    HTTP_IDLE_SECONDS,
+    ServerSettings,
+    parse_listen,
+    raise_open_file_limit,
+)
 from edgeorch.controllers import ControllerSettings, controllers_enabled
 from edgeorch.store import Database, default_sqlite_url
 
@@ -95,6 +100,7 @@ def run(
         log_level="info",
         access_log=access_log,
         timeout_graceful_shutdown=5,
+        timeout_keep_alive=int(HTTP_IDLE_SECONDS),
     )
     server = uvicorn.Server(config)
     if on_started is not None:

@@ -39,10 +39,11 @@ from rich.panel import Panel
 from edgeorch.agent.localstate import LocalState
 from edgeorch.api import create_app
 from edgeorch.cli.serve import Prepared, share_the_gil
+from edgeorch.config import HTTP_IDLE_SECONDS
 from edgeorch.controllers import ControllerSettings, controllers_enabled
 from edgeorch.sim.apps import analytics_wasm
 from edgeorch.sim.fleet import generate_fleet
-from edgeorch.sim.runner import SimConfig, Simulation
+from edgeorch.sim.runner import SimConfig, Simulation, new_event_loop
 
 REGIONS = ("us-west", "us-east", "eu-west")
 AGENT_NAME = "local-agent"
@@ -146,6 +147,7 @@ class AllInOne:
             log_level="warning",
             access_log=False,
             timeout_graceful_shutdown=1,
+            timeout_keep_alive=int(HTTP_IDLE_SECONDS),
         )
         self._server = uvicorn.Server(config)
         self._server_thread = threading.Thread(target=self._server.run, name="server", daemon=True)
@@ -176,7 +178,7 @@ class AllInOne:
         ready = threading.Event()
 
         def run() -> None:
-            loop = asyncio.new_event_loop()
+            loop = new_event_loop()
             self._fleet_loop = loop
             self._fleet_stop = asyncio.Event()
             ready.set()

@@ -23,10 +23,10 @@ import math
 import random
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
@@ -41,6 +41,24 @@ EventSink = Callable[[str, str], None]
 NodeFactory = Callable[[int], SimNode]
 APPLY_CHUNK = 500
 JOIN_CONCURRENCY = 32
+T = TypeVar("T")
+
+
+def new_event_loop() -> asyncio.AbstractEventLoop:
+    """uvloop's event loop where it is installed (uvicorn[standard] brings it on Linux and
+    macOS), else asyncio's. Thousands of simulated agents' connections and timers on one loop
+    are the simulator's main cost, and uvloop does that work in C (docs/benchmarks.md)."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
+
+
+def run_on_loop(main: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run(main)`` on :func:`new_event_loop`."""
+    with asyncio.Runner(loop_factory=new_event_loop) as runner:
+        return runner.run(main)
 
 
 class SimulationError(Exception):

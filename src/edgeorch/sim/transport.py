@@ -22,6 +22,7 @@ connection, as browsers and Go's client do.
 import asyncio
 import ssl
 from collections import defaultdict
+from typing import cast
 
 import httptools
 import httpx
@@ -51,8 +52,8 @@ class _Connection(asyncio.Protocol):
     # -- asyncio.Protocol ------------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        # A stream transport (uvloop's is not an asyncio.Transport subclass, but is one).
+        self._transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:
         self._started = True
