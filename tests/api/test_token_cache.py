@@ -6,6 +6,7 @@ import hashlib
 from datetime import timedelta
 
 from sqlalchemy import delete, update
+from tests.api.conftest import Api
 from tests.conftest import FakeClock
 
 from edgeorch.api.auth import (
@@ -145,3 +146,32 @@ def test_refresh_writes_last_used_at_in_bulk(database: Database, clock: FakeCloc
     with database.session() as session:
         stored = {t.id: t for t in list_tokens(session=session)}
     assert stored[token_id].last_used_at == clock.now
+
+
+def test_touches_from_look_ups_are_written_by_the_refresh(
+    database: Database, clock: FakeClock
+) -> None:
+    ticks = Ticks()
+    cache = TokenCache(ticks)
+    with database.write() as session:
+        created = create_token(session=session, role=TokenRole.READER)
+    with database.session() as session:
+        token = authenticate_token(session=session, secret=created.secret, touch=False)
+    assert token is not None and token.last_used_at is None  # the look-up wrote nothing
+    cache.put(hashlib.sha256(created.secret.encode()).hexdigest(), token, touch=True)
+    cache.refresh(database)
+    with database.session() as session:
+        stored = {t.id: t for t in list_tokens(session=session)}
+    assert stored[token.id].last_used_at == clock.now
+
+
+def test_the_app_runs_the_refresh_and_writes_last_used_at_by_shutdown(api: Api) -> None:
+    with api.database.write() as session:
+        created = create_token(session=session, role=TokenRole.READER)
+    cache: TokenCache = api.client.app.state.token_cache  # type: ignore[attr-defined]
+    assert cache._thread is not None and cache._thread.is_alive()
+    assert api.as_token(created.secret).get("/api/v1/edge/nodes").status_code == 200
+    cache.stop(api.database)  # what the app's shutdown does
+    with api.database.session() as session:
+        stored = {t.id: t for t in list_tokens(session=session)}
+    assert stored[created.id].last_used_at is not None

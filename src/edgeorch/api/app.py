@@ -61,6 +61,8 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         lag: LoopLag = app.state.loop_lag
         lag.start()
+        tokens: TokenCache = app.state.token_cache
+        tokens.start(database)
         running = _start_controllers(app, database, controllers)
         try:
             yield
@@ -68,6 +70,7 @@ def create_app(
             for part in running:
                 part.stop()
             await lag.stop()
+            tokens.stop(database)
             beats = getattr(app.state, "heartbeats", None)
             if beats is not None:
                 beats.close()  # commits the queued heartbeat writes (api/heartbeats.py)

@@ -14,6 +14,7 @@ notice a revocation within ``CACHE_SECONDS`` (about a second while agents are co
 """
 
 import hashlib
+import logging
 import math
 import threading
 import time
@@ -38,7 +39,9 @@ REFRESH_IDLE_SECONDS = 60.0  # TokenCache.refresh keeps tokens used this recentl
 POLL_SECONDS = 1.0  # TokenCache.refresh looks for revocations at most this often
 LOOKBACK_SECONDS = 10.0  # revocations stamped this long before the previous poll are read again
 TOUCH_SECONDS = 60.0  # last_used_at of refreshed tokens is written at most this often
+_TOUCH_AFTER = timedelta(seconds=TOUCH_SECONDS)
 _CHUNK = 500  # ids per IN (...) query
+log = logging.getLogger("edgeorch.api")
 _READ_ROLES = frozenset({TokenRole.ADMIN, TokenRole.OPERATOR, TokenRole.READER})
 _WRITE_ROLES = frozenset({TokenRole.ADMIN, TokenRole.OPERATOR})
 
@@ -75,16 +78,21 @@ class TokenCache:
     so a join storm does not make every other agent re-authenticate against the store.
 
     An entry is served while the store vouched for it within ``CACHE_SECONDS``, and for at
-    most ``RECHECK_SECONDS`` after its row was read. :meth:`refresh` (run by the heartbeat
-    writer, ``api/heartbeats.py``) vouches for all of them at once: every ``POLL_SECONDS`` it
+    most ``RECHECK_SECONDS`` after its row was read. :meth:`refresh` (run every
+    ``POLL_SECONDS`` by a thread the app starts, :meth:`start`) vouches for all of them at
+    once: every ``POLL_SECONDS`` it
     reads the ids of the tokens revoked since its previous poll (one indexed query, whatever
     the fleet's size) and drops those. It also re-reads, in bulk, the rows of entries in use
     that near ``RECHECK_SECONDS``, which catches what leaves no revocation behind (a node
     deleted with its credentials). An agent that beats every 10 s thus costs no store look-up
     per beat, the store reads about ``n / 50`` rows a second for ``n`` agents (before: every
     credential every ~3 s, 15 % of the server's CPU at 2,000 agents), and a token revoked
-    through another replica leaves this cache within about a second. Without the refresh (no
-    agent has called yet) entries simply expire ``CACHE_SECONDS`` after they were read.
+    through another replica leaves this cache within about a second. Without the refresh
+    thread entries simply expire ``CACHE_SECONDS`` after they were read.
+
+    A token's ``last_used_at`` is written by the refresh too, in bulk and at most once a
+    ``TOUCH_SECONDS``: a look-up in the store does not write (a join storm or 10,000 agents
+    reconnecting after a restart would otherwise each take the write lock once more).
 
     Entries are kept in the order their rows were read, so a refresh only walks the ones due.
     """
@@ -103,6 +111,38 @@ class TokenCache:
         self._vouched = -math.inf  # (cache clock) revocations before this have been dropped
         self._polled_at: float | None = None  # cache clock of the last poll
         self._poll_from: datetime | None = None  # store clock: where the next poll starts
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self, database: Database) -> None:
+        """Run :meth:`refresh` every ``POLL_SECONDS`` in a thread until :meth:`stop`."""
+        if self._thread is not None:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(
+            target=self._run, args=(database,), name="token-cache", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self, database: Database) -> None:
+        """Stop the thread and write the ``last_used_at`` still owed."""
+        thread, self._thread = self._thread, None
+        if thread is None:
+            return
+        self._stop.set()
+        thread.join(10)
+        self._touched_at = None
+        try:
+            self._maybe_touch(database, self._clock())
+        except Exception:
+            log.exception("token cache: writing last_used_at at shutdown failed")
+
+    def _run(self, database: Database) -> None:
+        while not self._stop.wait(POLL_SECONDS):
+            try:
+                self.refresh(database)
+            except Exception:
+                log.exception("token cache: refreshing from the store failed")
 
     def get(self, key: str) -> Token | None:
         with self._lock:
@@ -119,13 +159,17 @@ class TokenCache:
             entry.used = now
             return entry.token
 
-    def put(self, key: str, token: Token) -> None:
+    def put(self, key: str, token: Token, *, touch: bool = False) -> None:
+        """Cache ``token``, just read from the store; ``touch``: its ``last_used_at`` is due
+        (written by the next refresh that writes any)."""
         with self._lock:
             self._drop(key)
             while len(self._entries) >= self._capacity:
                 self._drop(next(iter(self._entries)))
             self._entries[key] = _Entry(self._clock(), token)
             self._keys_by_token[token.id] = key
+            if touch:
+                self._touch.add(token.id)
 
     def forget(self, token_ids: Collection[str]) -> None:
         """Drop the tokens with these ids (they were just revoked)."""
@@ -289,11 +333,13 @@ def authenticate(request: Request) -> Principal:
     token = cache.get(key)
     if token is None:
         database = _database(request)
-        with database.session() as session:
-            token = authenticate_token(session=session, secret=secret)
+        with database.session() as session:  # a read only: the cache writes last_used_at
+            token = authenticate_token(session=session, secret=secret, touch=False)
         if token is None:
             raise _unauthorized("the token is unknown, expired or revoked")
-        cache.put(key, token)
+        used = token.last_used_at
+        moment = request.app.state.clock()
+        cache.put(key, token, touch=used is None or moment - used >= _TOUCH_AFTER)
     return _principal(request, token)
 
 

@@ -27,7 +27,6 @@ from edgeorch.agent.protocol import (
 from edgeorch.agent.watch import AssignmentHub, wait_for_assignments
 from edgeorch.api.auth import (
     Principal,
-    TokenCache,
     authenticate_async,
     get_database,
 )
@@ -99,11 +98,7 @@ def _app_singletons(request: Request) -> tuple[Presence, AssignmentHub]:
             # The app's lifespan closes the hub and the heartbeat state (api/app.py).
             state.agent_hub = AssignmentHub(state.database)
             state.agent_presence = Presence()
-            database: Database = state.database
-            cache: TokenCache = state.token_cache
-            state.heartbeats = HeartbeatState(
-                database, state.agent_presence, ticks=(lambda: cache.refresh(database),)
-            )
+            state.heartbeats = HeartbeatState(state.database, state.agent_presence)
     return state.agent_presence, state.agent_hub
 
 

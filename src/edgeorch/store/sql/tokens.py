@@ -100,11 +100,12 @@ def create_token(
     return TokenCreated(**to_token(row).model_dump(), secret=secret)
 
 
-def authenticate_token(*, session: Session, secret: str) -> Token | None:
+def authenticate_token(*, session: Session, secret: str, touch: bool = True) -> Token | None:
     """The token with this secret, or None if unknown, revoked or expired.
 
-    Refreshes ``last_used_at`` at most once a ``TOUCH_INTERVAL``, inside a savepoint and on a
-    best-effort basis: a busy database must not turn a valid login into an error.
+    With ``touch``, refreshes ``last_used_at`` at most once a ``TOUCH_INTERVAL``, inside a
+    savepoint and on a best-effort basis: a busy database must not turn a valid login into an
+    error. The API server passes ``touch=False`` and writes them in bulk (``api/auth.py``).
     """
     if not secret or len(secret) > 512:
         return None
@@ -115,7 +116,7 @@ def authenticate_token(*, session: Session, secret: str) -> Token | None:
     moment = objects.now(session)
     if not _active(row, moment):
         return None
-    if row.last_used_at is None or moment - row.last_used_at >= TOUCH_INTERVAL:
+    if touch and (row.last_used_at is None or moment - row.last_used_at >= TOUCH_INTERVAL):
         _touch(session, row, moment)
     return to_token(row)
 
