@@ -99,15 +99,21 @@ class Sampler:
 _BEAT = 'route="/api/v1/agent/nodes/{node_id}/heartbeat"'
 _BEAT_BUCKETS = "edgeorch_http_request_duration_seconds_bucket"
 _LAG_BUCKETS = "edgeorch_event_loop_lag_seconds_bucket"
+_GC = "edgeorch_python_gc_pause_seconds"
 
 
 async def _buckets(client: httpx.AsyncClient) -> dict[str, dict[float, float]]:
     """The server's heartbeat latency and event-loop lag histograms (cumulative counts by
     upper bound)."""
     text = (await client.get("/metrics")).text
-    out: dict[str, dict[float, float]] = {_BEAT_BUCKETS: {}, _LAG_BUCKETS: {}}
+    out: dict[str, dict[float, float]] = {_BEAT_BUCKETS: {}, _LAG_BUCKETS: {}, _GC: {}}
     for line in text.splitlines():
         name = line.split("{", 1)[0]
+        if name in (f"{_GC}_sum", f"{_GC}_count"):  # keyed by generation, + 10 for the count
+            generation = float(line.split('generation="', 1)[1][0])
+            key = generation + (10 if name.endswith("_count") else 0)
+            out[_GC][key] = float(line.rsplit(" ", 1)[1])
+            continue
         if name not in out or (
             name == _BEAT_BUCKETS and (_BEAT not in line or '"200"' not in line)
         ):
@@ -235,6 +241,14 @@ async def _run(
         ("lag_p99", _LAG_BUCKETS, 0.99),
     ):
         out["steady"][key] = _bucket_quantile(buckets_before[name], after[name], q)
+    gc_before, gc_after = buckets_before[_GC], after[_GC]
+    out["steady"]["gc"] = {
+        g: (
+            gc_after.get(g + 10, 0) - gc_before.get(g + 10, 0),
+            gc_after.get(g, 0) - gc_before.get(g, 0),
+        )
+        for g in (0, 1, 2)
+    }
     out["false_downs"] = await _state_events(admin, since)
     if args.kill:
         out["kill"] = await _kill(args, sim, admin, expected)
@@ -313,6 +327,8 @@ def _report(args: argparse.Namespace, out: dict[str, Any]) -> None:
     print(f"| heartbeat p50 / p99 in the server (bucket bounds) | <= {steady['server_p50']:g} / "
           f"<= {steady['server_p99']:g} ms |")  # fmt: skip
     print(f"| server event-loop lag p99 (bucket bound) | <= {steady['lag_p99']:g} ms |")
+    shown = ", ".join(f"gen {g}: {n:.0f} ({t:.2f} s)" for g, (n, t) in steady.get("gc", {}).items())
+    print(f"| server garbage collections (their pauses) | {shown} |")
     print(f"| server CPU mean / p95 (% of one core) | {steady['cpu_mean']:.0f} / "
           f"{steady['cpu_p95']:.0f} |")  # fmt: skip
     print(f"| controller process CPU mean (% of one core) | {steady['child_cpu']:.0f} |")

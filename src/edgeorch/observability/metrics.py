@@ -14,7 +14,9 @@ route templates, enum values), so the number of series stays bounded.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import gc
+import time
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import (
     CollectorRegistry,
@@ -110,6 +112,32 @@ EVENT_LOOP_LAG = Histogram(
     buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
     registry=REGISTRY,
 )
+GC_PAUSE = Histogram(
+    "edgeorch_python_gc_pause_seconds",
+    "How long each of Python's cyclic garbage collections stopped this process (every thread), "
+    "by generation; a generation-2 collection walks every tracked object of the heap.",
+    ["generation"],
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+    registry=REGISTRY,
+)
+
+
+def _time_collections() -> None:
+    """Observe every collection's pause in ``GC_PAUSE`` (``gc.callbacks``; once per process)."""
+    pauses = [GC_PAUSE.labels(str(generation)) for generation in range(3)]
+    started = 0.0
+
+    def callback(phase: str, info: dict[str, Any]) -> None:
+        nonlocal started
+        if phase == "start":
+            started = time.perf_counter()
+        else:
+            pauses[info["generation"]].observe(time.perf_counter() - started)
+
+    gc.callbacks.append(callback)
+
+
+_time_collections()
 HEARTBEAT_LAG = Histogram(
     "edgeorch_heartbeat_lag_seconds",
     "Time since the same node's previous heartbeat, observed at each heartbeat this server "
