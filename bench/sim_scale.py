@@ -110,6 +110,8 @@ async def _buckets(client: httpx.AsyncClient) -> dict[str, dict[float, float]]:
     for line in text.splitlines():
         name = line.split("{", 1)[0]
         if name in (f"{_GC}_sum", f"{_GC}_count"):  # keyed by generation, + 10 for the count
+            if 'process="server"' not in line:
+                continue
             generation = float(line.split('generation="', 1)[1][0])
             key = generation + (10 if name.endswith("_count") else 0)
             out[_GC][key] = float(line.rsplit(" ", 1)[1])

@@ -9,7 +9,7 @@ from rich.panel import Panel
 from edgeorch.cli.output import console, emit_error
 from edgeorch.cli.serve import Prepared, prepare, read_admin_token, run
 from edgeorch.clientconfig import config_path
-from edgeorch.config import ServerSettings
+from edgeorch.config import ServerSettings, gc_thresholds
 from edgeorch.controllers import ControllerSettings, controllers_enabled
 
 DataDir = Annotated[
@@ -78,6 +78,11 @@ def server(
 ) -> None:
     """Run the control plane (API, store and controllers) in the foreground."""
     controllers = _controller_settings(node_suspect_after, node_down_after)
+    try:
+        gc_thresholds()  # checked before anything starts; run() applies them
+    except ValueError as exc:
+        emit_error(str(exc))
+        raise typer.Exit(2) from exc
     prepared = _prepare(data_dir, listen, database_url)
     _announce_token(prepared)
     console.print(f"edgeorch server on {prepared.url} (API docs {prepared.url}/api/docs)")

@@ -22,6 +22,7 @@ from edgeorch.config import (
     ServerSettings,
     parse_listen,
     raise_open_file_limit,
+    tune_garbage_collector,
 )
 from edgeorch.controllers import ControllerSettings, controllers_enabled
 from edgeorch.store import Database, default_sqlite_url
@@ -93,6 +94,7 @@ def run(
     if controllers is None and controllers_enabled():
         controllers = ControllerSettings.from_env()
     app = create_app(prepared.database, prepared.settings, controllers=controllers)
+    tune_garbage_collector()
     config = uvicorn.Config(
         app,
         host=prepared.host,

@@ -35,6 +35,7 @@ import threading
 import time
 from pathlib import Path
 
+from edgeorch.config import tune_garbage_collector
 from edgeorch.controllers.settings import ControllerSettings
 from edgeorch.store import Database
 
@@ -182,6 +183,7 @@ def serve_child() -> int:
         signal.signal(signum, lambda *_: stop.set())
     database = Database(url)
     manager = ControllerManager(database, LiveFleet(database), None, settings)
+    tune_garbage_collector()  # the server's EDGEORCH_GC_THRESHOLDS, inherited
     manager.start()
     try:
         while not stop.wait(1.0):

@@ -15,6 +15,7 @@ route templates, enum values), so the number of series stays bounded.
 from __future__ import annotations
 
 import gc
+import os
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -114,9 +115,10 @@ EVENT_LOOP_LAG = Histogram(
 )
 GC_PAUSE = Histogram(
     "edgeorch_python_gc_pause_seconds",
-    "How long each of Python's cyclic garbage collections stopped this process (every thread), "
-    "by generation; a generation-2 collection walks every tracked object of the heap.",
-    ["generation"],
+    "How long each of Python's cyclic garbage collections stopped a process (every thread), "
+    "by process (server, controllers) and generation; a generation-2 collection walks every "
+    "tracked object of the heap.",
+    ["process", "generation"],
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
     registry=REGISTRY,
 )
@@ -124,7 +126,10 @@ GC_PAUSE = Histogram(
 
 def _time_collections() -> None:
     """Observe every collection's pause in ``GC_PAUSE`` (``gc.callbacks``; once per process)."""
-    pauses = [GC_PAUSE.labels(str(generation)) for generation in range(3)]
+    # The controller process is the one started with a multiprocess directory
+    # (controllers/process.py); its samples are added to the server's exposition.
+    process = "controllers" if os.environ.get("PROMETHEUS_MULTIPROC_DIR") else "server"
+    pauses = [GC_PAUSE.labels(process, str(generation)) for generation in range(3)]
     started = 0.0
 
     def callback(phase: str, info: dict[str, Any]) -> None:

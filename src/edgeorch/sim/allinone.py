@@ -39,7 +39,7 @@ from rich.panel import Panel
 from edgeorch.agent.localstate import LocalState
 from edgeorch.api import create_app
 from edgeorch.cli.serve import Prepared, share_the_gil
-from edgeorch.config import HTTP_IDLE_SECONDS
+from edgeorch.config import HTTP_IDLE_SECONDS, tune_garbage_collector
 from edgeorch.controllers import ControllerSettings, controllers_enabled
 from edgeorch.sim.apps import analytics_wasm
 from edgeorch.sim.fleet import generate_fleet
@@ -140,6 +140,7 @@ class AllInOne:
         controllers = ControllerSettings.from_env() if controllers_enabled() else None
         share_the_gil()
         app = create_app(self.prepared.database, self.prepared.settings, controllers=controllers)
+        tune_garbage_collector()
         config = uvicorn.Config(
             app,
             host=self.prepared.host,
