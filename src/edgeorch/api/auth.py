@@ -39,7 +39,7 @@ REFRESH_IDLE_SECONDS = 60.0  # TokenCache.refresh keeps tokens used this recentl
 POLL_SECONDS = 1.0  # TokenCache.refresh looks for revocations at most this often
 LOOKBACK_SECONDS = 10.0  # revocations stamped this long before the previous poll are read again
 TOUCH_SECONDS = 60.0  # last_used_at of refreshed tokens is written at most this often
-_TOUCH_AFTER = timedelta(seconds=TOUCH_SECONDS)
+_RECHECK_AHEAD = 10.0  # a refresh re-reads rows this long before RECHECK_SECONDS ends
 _CHUNK = 500  # ids per IN (...) query
 log = logging.getLogger("edgeorch.api")
 _READ_ROLES = frozenset({TokenRole.ADMIN, TokenRole.OPERATOR, TokenRole.READER})
@@ -78,17 +78,16 @@ class TokenCache:
     so a join storm does not make every other agent re-authenticate against the store.
 
     An entry is served while the store vouched for it within ``CACHE_SECONDS``, and for at
-    most ``RECHECK_SECONDS`` after its row was read. :meth:`refresh` (run every
-    ``POLL_SECONDS`` by a thread the app starts, :meth:`start`) vouches for all of them at
-    once: every ``POLL_SECONDS`` it
-    reads the ids of the tokens revoked since its previous poll (one indexed query, whatever
-    the fleet's size) and drops those. It also re-reads, in bulk, the rows of entries in use
-    that near ``RECHECK_SECONDS``, which catches what leaves no revocation behind (a node
-    deleted with its credentials). An agent that beats every 10 s thus costs no store look-up
-    per beat, the store reads about ``n / 50`` rows a second for ``n`` agents (before: every
-    credential every ~3 s, 15 % of the server's CPU at 2,000 agents), and a token revoked
-    through another replica leaves this cache within about a second. Without the refresh
-    thread entries simply expire ``CACHE_SECONDS`` after they were read.
+    most ``RECHECK_SECONDS`` after its row was read. :meth:`refresh`, run every
+    ``POLL_SECONDS`` by a thread the app starts (:meth:`start`), vouches for all of them at
+    once: it reads the ids of the tokens revoked since its previous poll (one indexed query,
+    whatever the fleet's size) and drops those. It also re-reads, in bulk, the rows of
+    entries in use that near ``RECHECK_SECONDS``, which catches what leaves no revocation
+    behind (a node deleted with its credentials). An agent that beats every 10 s thus costs
+    no store look-up per beat, the store reads about ``n / 50`` rows a second for ``n``
+    agents (before: every credential every ~3 s, 15 % of the server's CPU at 2,000 agents),
+    and a token revoked through another replica leaves this cache within about a second.
+    Without the refresh thread entries simply expire ``CACHE_SECONDS`` after they were read.
 
     A token's ``last_used_at`` is written by the refresh too, in bulk and at most once a
     ``TOUCH_SECONDS``: a look-up in the store does not write (a join storm or 10,000 agents
@@ -187,22 +186,24 @@ class TokenCache:
     def refresh(self, database: Database, *, idle: float = REFRESH_IDLE_SECONDS) -> int:
         """Drop the tokens revoked since the last poll (at most one poll per ``POLL_SECONDS``),
         then re-read the entries used in the last ``idle`` seconds whose row was read more than
-        ``RECHECK_SECONDS - 10`` s ago: still-active ones are kept, revoked, expired and deleted
-        ones dropped; entries not used for ``idle`` seconds are dropped when due. Also
-        refreshes the tokens' ``last_used_at`` in the store, at most every ``TOUCH_SECONDS``.
-        Returns the count of entries re-read and kept."""
+        ``RECHECK_SECONDS - _RECHECK_AHEAD`` seconds ago: still-active ones are kept, revoked,
+        expired and deleted ones dropped; entries not used for ``idle`` seconds are dropped
+        when due. Also refreshes the tokens' ``last_used_at`` in the store, at most every
+        ``TOUCH_SECONDS``. Returns the count of entries re-read and kept."""
         start = self._clock()
         self._poll(database, start)
         due: list[tuple[str, _Entry]] = []
+        unused: list[str] = []
         with self._lock:
             for key, entry in self._entries.items():
-                if start - entry.stamp < RECHECK_SECONDS - 10.0:
+                if start - entry.stamp < RECHECK_SECONDS - _RECHECK_AHEAD:
                     break  # the rest were read more recently
-                due.append((key, entry))
-            for key, entry in due:
-                if start - entry.used > idle:
-                    self._drop(key)
-        due = [(key, entry) for key, entry in due if start - entry.used <= idle]
+                if start - entry.used <= idle:
+                    due.append((key, entry))
+                else:
+                    unused.append(key)
+            for key in unused:
+                self._drop(key)
         if not due:
             self._maybe_touch(database, start)
             return 0
@@ -230,8 +231,7 @@ class TokenCache:
                 entry.stamp = start
                 self._entries[key] = self._entries.pop(key)  # now the most recently read
                 kept += 1
-                used = found[2]
-                if used is None or (moment - used).total_seconds() >= TOUCH_SECONDS:
+                if touch_due(found[2], moment):
                     self._touch.add(token_id)
         self._maybe_touch(database, start)
         return kept
@@ -280,6 +280,11 @@ class TokenCache:
         entry = self._entries.pop(key, None)
         if entry is not None:
             self._keys_by_token.pop(entry.token.id, None)
+
+
+def touch_due(last_used: datetime | None, now: datetime) -> bool:
+    """Whether a token last used at ``last_used`` should have that time written again."""
+    return last_used is None or (now - last_used).total_seconds() >= TOUCH_SECONDS
 
 
 def _unauthorized(detail: str) -> ApiProblem:
@@ -337,9 +342,7 @@ def authenticate(request: Request) -> Principal:
             token = authenticate_token(session=session, secret=secret, touch=False)
         if token is None:
             raise _unauthorized("the token is unknown, expired or revoked")
-        used = token.last_used_at
-        moment = request.app.state.clock()
-        cache.put(key, token, touch=used is None or moment - used >= _TOUCH_AFTER)
+        cache.put(key, token, touch=touch_due(token.last_used_at, request.app.state.clock()))
     return _principal(request, token)
 
 

@@ -38,7 +38,7 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
@@ -120,13 +120,11 @@ class HeartbeatState:
         *,
         flush_interval: float = FLUSH_INTERVAL,
         poll_interval: float = POLL_INTERVAL,
-        ticks: Sequence[Callable[[], object]] = (),
     ) -> None:
         self._database = database
         self._presence = presence
         self._flush_interval = flush_interval
         self._poll = poll_interval
-        self._ticks = tuple(ticks)
         self._lock = threading.Lock()
         self._views: dict[str, NodeView] = {}
         self._instance_node: dict[str, str] = {}  # instance id → node of the view holding it
@@ -246,11 +244,6 @@ class HeartbeatState:
                     self.flush()
                 except Exception:  # flush() settles its waiters itself; keep the thread alive
                     log.exception("heartbeats: committing queued writes failed")
-            for tick in self._ticks:
-                try:
-                    tick()
-                except Exception:
-                    log.exception("heartbeats: a periodic task failed")
 
     def _timeout(self) -> float:
         with self._lock:
