@@ -42,3 +42,13 @@ def test_the_server_command_refuses_a_malformed_override() -> None:
     result = CliRunner().invoke(app, ["server"], env={GC_ENV: "lots"})
     assert result.exit_code == 2
     assert GC_ENV in result.output
+
+
+def test_up_refuses_a_malformed_override_before_starting() -> None:
+    from typer.testing import CliRunner
+
+    from edgeorch.cli.main import app
+
+    result = CliRunner().invoke(app, ["up"], env={GC_ENV: "0,0,0"})
+    assert result.exit_code == 2
+    assert GC_ENV in result.output

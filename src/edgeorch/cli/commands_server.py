@@ -78,11 +78,7 @@ def server(
 ) -> None:
     """Run the control plane (API, store and controllers) in the foreground."""
     controllers = _controller_settings(node_suspect_after, node_down_after)
-    try:
-        gc_thresholds()  # checked before anything starts; run() applies them
-    except ValueError as exc:
-        emit_error(str(exc))
-        raise typer.Exit(2) from exc
+    _check_gc_thresholds()
     prepared = _prepare(data_dir, listen, database_url)
     _announce_token(prepared)
     console.print(f"edgeorch server on {prepared.url} (API docs {prepared.url}/api/docs)")
@@ -94,6 +90,16 @@ def _controller_settings(suspect: float | None, down: float | None) -> Controlle
         if not controllers_enabled():
             return None
         return ControllerSettings.from_env(suspect_after=suspect, down_after=down)
+    except ValueError as exc:
+        emit_error(str(exc))
+        raise typer.Exit(2) from exc
+
+
+def _check_gc_thresholds() -> None:
+    """Refuse a malformed ``EDGEORCH_GC_THRESHOLDS`` before anything starts (the server
+    applies it once its app is built, ``config.tune_garbage_collector``)."""
+    try:
+        gc_thresholds()
     except ValueError as exc:
         emit_error(str(exc))
         raise typer.Exit(2) from exc
@@ -118,6 +124,7 @@ def up(
     if nodes < 0:
         emit_error(f"--nodes {nodes} is negative; give 0 or more simulated nodes")
         raise typer.Exit(2)
+    _check_gc_thresholds()
     prepared = _prepare(data_dir, listen, database_url)
     _announce_token(prepared)
     token = prepared.bootstrap.admin_secret or read_admin_token(prepared.settings)
