@@ -1,5 +1,6 @@
 """The FastAPI application: routes under ``/api/v1``, problem+json errors, body size limit."""
 
+import asyncio
 import inspect
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -33,7 +34,7 @@ from edgeorch.api.routes import (
     tokens,
     workloads,
 )
-from edgeorch.config import ServerSettings
+from edgeorch.config import ServerSettings, freeze_survivors
 from edgeorch.controllers import ControllerManager, ControllerSettings
 from edgeorch.controllers.manager import NodeLifecycle
 from edgeorch.controllers.process import ControllerProcess, shareable
@@ -51,16 +52,20 @@ def create_app(
     *,
     clock: Callable[[], datetime] | None = None,
     controllers: ControllerSettings | None = None,
+    freeze_garbage: bool = False,
 ) -> FastAPI:
     """Build the API over an already migrated ``database``; the clock defaults to the store's,
     so expiry checks and stored timestamps agree. With ``controllers`` the controller manager
-    runs for the app's lifetime (``edgeorch server`` passes them; API tests do not)."""
+    runs for the app's lifetime (``edgeorch server`` passes them; API tests do not). With
+    ``freeze_garbage`` the process's garbage collection is run by the app's event loop for
+    its lifetime (``config.freeze_survivors``; servers only, not tests sharing a process)."""
     settings = settings or ServerSettings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         lag: LoopLag = app.state.loop_lag
         lag.start()
+        undo_gc = freeze_survivors(asyncio.get_running_loop()) if freeze_garbage else None
         tokens: TokenCache = app.state.token_cache
         tokens.start(database)
         running = _start_controllers(app, database, controllers)
@@ -69,6 +74,8 @@ def create_app(
         finally:
             for part in running:
                 part.stop()
+            if undo_gc is not None:
+                undo_gc()
             await lag.stop()
             tokens.stop(database)
             beats = getattr(app.state, "heartbeats", None)

@@ -9,7 +9,7 @@ from rich.panel import Panel
 from edgeorch.cli.output import console, emit_error
 from edgeorch.cli.serve import Prepared, prepare, read_admin_token, run
 from edgeorch.clientconfig import config_path
-from edgeorch.config import ServerSettings, gc_thresholds
+from edgeorch.config import ServerSettings, gc_full_interval, gc_thresholds
 from edgeorch.controllers import ControllerSettings, controllers_enabled
 
 DataDir = Annotated[
@@ -96,10 +96,12 @@ def _controller_settings(suspect: float | None, down: float | None) -> Controlle
 
 
 def _check_gc_thresholds() -> None:
-    """Refuse a malformed ``EDGEORCH_GC_THRESHOLDS`` before anything starts (the server
-    applies it once its app is built, ``config.tune_garbage_collector``)."""
+    """Refuse a malformed ``EDGEORCH_GC_THRESHOLDS`` or ``EDGEORCH_GC_FULL_INTERVAL`` before
+    anything starts (the server applies them once its app is built,
+    ``config.tune_garbage_collector`` and ``config.freeze_survivors``)."""
     try:
         gc_thresholds()
+        gc_full_interval()
     except ValueError as exc:
         emit_error(str(exc))
         raise typer.Exit(2) from exc

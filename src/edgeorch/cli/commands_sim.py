@@ -12,6 +12,7 @@ import typer
 from edgeorch.cli.client import resolve_target
 from edgeorch.cli.output import console, emit_error
 from edgeorch.cli.state import state_of
+from edgeorch.config import freeze_survivors, tune_garbage_collector
 from edgeorch.sim.faults import Fault, FaultError, parse_fault, per_second_probability
 from edgeorch.sim.fleet import FleetError, SimNode, generate_fleet, parse_edge_types, parse_regions
 from edgeorch.sim.runner import SimConfig, Simulation, SimulationError, Summary, run_on_loop
@@ -116,6 +117,9 @@ def simulate(
         f"simulating {len(fleet)} nodes in {', '.join(region_names)} against {target.server}"
     )
     started = time.monotonic()
+    # Thousands of simulated agents are a large, long-lived heap: the collector's pauses would
+    # stall every agent's timers and show up as heartbeat latency (config.freeze_survivors).
+    tune_garbage_collector()
     try:
         summary = run_on_loop(_run(config))
     except SimulationError as exc:
@@ -132,7 +136,11 @@ async def _run(config: SimConfig) -> Summary:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    return await Simulation(config, events=console_events).run(stop)
+    undo = freeze_survivors(loop)
+    try:
+        return await Simulation(config, events=console_events).run(stop)
+    finally:
+        undo()
 
 
 def register(app: typer.Typer) -> None:

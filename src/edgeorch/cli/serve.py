@@ -93,7 +93,9 @@ def run(
     raise_open_file_limit()  # a connection or two per agent
     if controllers is None and controllers_enabled():
         controllers = ControllerSettings.from_env()
-    app = create_app(prepared.database, prepared.settings, controllers=controllers)
+    app = create_app(
+        prepared.database, prepared.settings, controllers=controllers, freeze_garbage=True
+    )
     tune_garbage_collector()
     config = uvicorn.Config(
         app,
