@@ -270,3 +270,49 @@ def test_heartbeat_lane_checks_the_node_credential(agent: Agent) -> None:
         f"/api/v1/agent/nodes/{agent.node_id}/heartbeat", json=body
     )
     assert anonymous.status_code == 401
+
+
+def _watch_lane(app: Any) -> Any:
+    from edgeorch.api.routes.agent import _WatchLaneRoute
+
+    (lane,) = [r for r in app.router.routes if isinstance(r, _WatchLaneRoute)]
+    return lane
+
+
+def test_watch_lane_takes_plain_queries_and_leaves_the_rest_to_the_route(agent: Agent) -> None:
+    from starlette.routing import Match
+
+    lane = _watch_lane(agent.client.app)
+    path = f"/api/v1/agent/nodes/{agent.node_id}/assignments"
+
+    def match(query: str) -> Match:
+        scope = {"type": "http", "method": "GET", "path": path, "query_string": query.encode()}
+        return lane.matches(scope)[0]
+
+    assert match("") is Match.FULL
+    assert match("since=12&digest=abc&timeout=55") is Match.FULL
+    assert match("timeout=0.5") is Match.FULL
+    for odd in ("since=-1", "since=x", "timeout=-1", "timeout=1e3", "timeout=nan", "since="):
+        assert match(odd) is Match.NONE, odd
+    # What the lane leaves goes to the documented route: FastAPI's problem, naming the field.
+    bad = agent.client.get(path, params={"timeout": "-1"})
+    assert bad.status_code == 422, bad.text
+    assert bad.json()["errors"][0]["field"] == "timeout"
+    bad = agent.client.get(path, params={"since": "x"})
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "since"
+    # A plain query, through the lane: the node's set, then a watch on its digest that times out.
+    first = agent.client.get(path, params={"since": "0", "timeout": "0"})
+    assert first.status_code == 200, first.text
+    body = first.json()
+    assert body["node_id"] == agent.node_id and body["changed"] is True
+    again = agent.client.get(path, params={"digest": body["digest"], "timeout": "0.05"})
+    assert again.status_code == 200 and again.json()["changed"] is False
+
+
+def test_watch_lane_checks_the_node_credential(agent: Agent) -> None:
+    other = agent.client.get("/api/v1/agent/nodes/node-someone-else/assignments")
+    assert other.status_code == 403
+    assert "may not act as node node-someone-else" in other.json()["detail"]
+    path = f"/api/v1/agent/nodes/{agent.node_id}/assignments"
+    assert agent.api.client.get(path).status_code == 403
+    assert agent.api.as_token(None).get(path).status_code == 401

@@ -39,7 +39,7 @@ import threading
 import time
 from collections import defaultdict, deque
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import select
@@ -74,7 +74,9 @@ class _Waiter:
     instances: dict[str, str]  # instance id → spec key
     workloads: dict[str, str]  # workload id → spec key
     loop: asyncio.AbstractEventLoop | None  # None: a kept set (AssignmentHub.remember)
-    flag: asyncio.Event = field(default_factory=asyncio.Event)
+    # Done when woken or timed out: one future and one timer a parked watch, not an Event
+    # with its own waiter future and a wait_for task (10,000 are parked at any time).
+    woken: "asyncio.Future[None] | None" = None
     kept: Assignments | None = None
 
     @classmethod
@@ -98,12 +100,13 @@ class _Waiter:
             instances=instances,
             workloads=workloads,
             loop=loop,
+            woken=None if loop is None else loop.create_future(),
             kept=None if loop is not None else current,
         )
 
     def wake(self) -> None:
-        if self.loop is not None and not self.loop.is_closed():
-            self.loop.call_soon_threadsafe(self.flag.set)
+        if self.loop is not None and self.woken is not None and not self.loop.is_closed():
+            self.loop.call_soon_threadsafe(_resolve, self.woken)
 
     def concerned_by(self, touched: "_Touched") -> bool:
         """Whether ``touched`` may change this waiter's assignment set."""
@@ -231,11 +234,12 @@ class AssignmentHub:
         if stale:
             # Changes after our read were dispatched before we registered: look again.
             return
+        assert waiter.woken is not None
+        timer = asyncio.get_running_loop().call_later(timeout, _resolve, waiter.woken)
         try:
-            await asyncio.wait_for(waiter.flag.wait(), timeout)
-        except TimeoutError:
-            pass
+            await waiter.woken
         finally:
+            timer.cancel()
             with self._lock:
                 self._unregister(waiter)
 
@@ -348,6 +352,11 @@ class AssignmentHub:
                 if key != waiter.workloads[wid]:
                     woken.add(waiter)
         return woken
+
+
+def _resolve(future: "asyncio.Future[None]") -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 def _discard(index: dict[str, set[_Waiter]], key: str, waiter: _Waiter) -> None:

@@ -6,12 +6,14 @@ credentials are refused by the operator API (``api/auth.py``).
 """
 
 import os
+import re
 import threading
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
+from starlette.datastructures import QueryParams
 from starlette.routing import BaseRoute, Match, Route
 from starlette.types import Scope
 
@@ -198,15 +200,24 @@ async def _heartbeat_lane(request: Request) -> Response:
 
 
 def lane_routes(prefix: str) -> list[BaseRoute]:
-    """The heartbeat as a plain Starlette route, to be placed ahead of the API router.
+    """The heartbeat and the assignment watch as plain Starlette routes, to be placed ahead of
+    the API router.
 
     At 10,000 agents beating every 10 s the heartbeat is 1,000 requests a second; FastAPI's
     route matching over fifteen included routers and its dependency solving cost about a third
     of each (docs/benchmarks.md). This route matches first and does the same work by hand:
     the node credential check (:func:`require_node`), the body parsed straight into the
     :class:`Heartbeat` model (an invalid body is the same problem+json as elsewhere). The
-    middlewares (body size limit, metrics) and exception handlers still apply."""
-    return [_LaneRoute(prefix + HEARTBEAT_PATH, _heartbeat_lane, methods=["POST"])]
+    middlewares (body size limit, metrics) and exception handlers still apply.
+
+    Each agent also keeps a watch parked for up to a minute, 10,000 at a time: through
+    FastAPI each held ~180 tracked objects (its dependency solving's exit stacks, a second
+    request object, the endpoint's coroutines), which every garbage collection walked and
+    which made a watch cost ~1.6 ms of CPU (docs/benchmarks.md)."""
+    return [
+        _LaneRoute(prefix + HEARTBEAT_PATH, _heartbeat_lane, methods=["POST"]),
+        _WatchLaneRoute(prefix + ASSIGNMENTS_PATH, _watch_lane, methods=["GET"]),
+    ]
 
 
 class _LaneRoute(Route):
@@ -218,6 +229,30 @@ class _LaneRoute(Route):
         if match is not Match.NONE:
             child["route"] = self
         return match, child
+
+
+_WHOLE = re.compile(r"[0-9]{1,18}")
+_DECIMAL = re.compile(r"[0-9]{1,9}(\.[0-9]{0,9})?")
+
+
+class _WatchLaneRoute(_LaneRoute):
+    """The watch lane takes only requests whose ``since`` and ``timeout`` are plain decimal
+    numbers (what agents send); any other query goes on to the documented FastAPI route, which
+    parses it and answers its errors as every other route does."""
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        match, child = super().matches(scope)
+        if match is Match.FULL and not _plain_watch_query(scope.get("query_string", b"")):
+            return Match.NONE, {}
+        return match, child
+
+
+def _plain_watch_query(raw: bytes) -> bool:
+    query = QueryParams(raw)
+    since, timeout = query.get("since"), query.get("timeout")
+    return (since is None or _WHOLE.fullmatch(since) is not None) and (
+        timeout is None or _DECIMAL.fullmatch(timeout) is not None
+    )
 
 
 async def _beat(request: Request, node_id: str, body: Heartbeat) -> Response:
@@ -283,7 +318,10 @@ def _changes_state(stored: NodeStatus, fresh: NodeStatus) -> bool:
     )
 
 
-@router.get("/nodes/{node_id}/assignments", response_model=AssignmentSet)
+ASSIGNMENTS_PATH = "/agent/nodes/{node_id}/assignments"
+
+
+@router.get(ASSIGNMENTS_PATH.removeprefix("/agent"), response_model=AssignmentSet)
 async def get_assignments(
     node_id: str,
     request: Request,
@@ -293,7 +331,30 @@ async def get_assignments(
     principal: Principal = Depends(require_node),
 ) -> Response:
     """The node's assignments. With ``digest``, waits up to ``timeout`` seconds (capped by the
-    server) for them to differ from it; ``changed`` says whether they do."""
+    server) for them to differ from it; ``changed`` says whether they do.
+
+    This route documents the call and answers the requests the lane leaves to it (a query it
+    does not parse, see :class:`_WatchLaneRoute`); the same code (:func:`_assignments`)."""
+    return await _assignments(request, node_id, since, digest, timeout)
+
+
+async def _watch_lane(request: Request) -> Response:
+    node_id = str(request.path_params["node_id"])
+    await require_node(node_id, request)
+    query = request.query_params
+    since, timeout = query.get("since"), query.get("timeout")
+    return await _assignments(
+        request,
+        node_id,
+        0 if since is None else int(since),
+        query.get("digest"),
+        0.0 if timeout is None else float(timeout),
+    )
+
+
+async def _assignments(
+    request: Request, node_id: str, since: int, digest: str | None, timeout: float
+) -> Response:
     _, hub = _app_singletons(request)
     database: Database = request.app.state.database
     current, changed = await wait_for_assignments(
