@@ -1,6 +1,9 @@
 """The controllers in a process of their own: a real ``edgeorch server`` and its child."""
 
 import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -12,10 +15,15 @@ from tests.agent.harness import wait_for
 from tests.e2e.conftest import ServerProcess, running_server
 
 from edgeorch.controllers import ControllerSettings
-from edgeorch.controllers.process import decode_settings, encode_settings, shareable
+from edgeorch.controllers.process import (
+    ControllerProcess,
+    decode_settings,
+    encode_settings,
+    shareable,
+)
 from edgeorch.controllers.settings import controllers_enabled
 from edgeorch.observability.collector import _merged
-from edgeorch.store import Database
+from edgeorch.store import Database, default_sqlite_url
 
 
 def _child(server: ServerProcess) -> psutil.Process | None:
@@ -133,3 +141,32 @@ def test_the_childs_samples_add_to_the_servers() -> None:
     theirs.add_sample("edgeorch_x_total", {"mode": "other"}, 4.0)
     merged = {tuple(s.labels.values()): s.value for s in _merged(ours, theirs).samples}
     assert merged == {("dry_run",): 2.0, ("place",): 6.0, ("other",): 4.0}
+
+
+def test_a_child_that_stopped_cleanly_is_not_restarted_while_the_server_stops(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C signals the child with the server; the server stops the supervisor only after
+    its connections, so a child's clean exit waits out a grace before it is restarted."""
+    database = Database(default_sqlite_url(tmp_path))
+    supervisor = ControllerProcess(database, ControllerSettings())
+    supervisor.clean_exit_grace = 2.0  # longer than the 1 s backoff after a crash
+    spawned: list[int] = []
+    codes = iter(["0", "0"])
+
+    def spawn() -> None:
+        code = next(codes, "0")
+        supervisor._child = subprocess.Popen([sys.executable, "-c", f"raise SystemExit({code})"])
+        spawned.append(supervisor._child.pid)
+
+    monkeypatch.setattr(supervisor, "_spawn", spawn)
+    try:
+        supervisor.start()
+        time.sleep(1.5)  # the first child has exited 0: within the grace, no new one
+        assert len(spawned) == 1
+        wait_for(lambda: len(spawned) == 2, 5, "the restart after the grace")
+        supervisor.stop()  # during the second grace: no third child
+        assert len(spawned) == 2
+    finally:
+        supervisor.stop()
+        database.dispose()

@@ -44,6 +44,11 @@ log = logging.getLogger("edgeorch.controllers")
 RESTART_BACKOFF_MIN = 1.0
 RESTART_BACKOFF_MAX = 30.0
 STABLE_AFTER = 60.0  # seconds of uptime after which a crash restarts with the shortest backoff
+# A child exits 0 only when told to stop: a Ctrl-C reaches the server's whole process group, so
+# the child often stops before the server (which first waits for its connections) stops it.
+# It is restarted after this grace unless the server stops meanwhile, so one signalled alone by
+# an operator still comes back.
+CLEAN_EXIT_GRACE = 15.0
 PARENT_ENV = "EDGEORCH_CONTROLLER_PARENT"  # the server's pid, for the child's orphan check
 SETTINGS_ENV = "EDGEORCH_CONTROLLER_SETTINGS"  # the ControllerSettings as JSON
 
@@ -73,6 +78,8 @@ def decode_settings(text: str) -> ControllerSettings:
 
 class ControllerProcess:
     """Starts, restarts and stops the child process that runs :class:`ControllerManager`."""
+
+    clean_exit_grace = CLEAN_EXIT_GRACE
 
     def __init__(self, database: Database, settings: ControllerSettings) -> None:
         self._url = database.url.render_as_string(hide_password=False)
@@ -143,6 +150,17 @@ class ControllerProcess:
                 return
             if time.monotonic() - started >= STABLE_AFTER:
                 backoff = RESTART_BACKOFF_MIN
+            if code == 0:
+                log.info(
+                    "controller process %d stopped (asked to); restarting it in %g s unless the "
+                    "server stops too",
+                    child.pid,
+                    self.clean_exit_grace,
+                )
+                if self._stop.wait(self.clean_exit_grace):
+                    return
+                self._respawn()
+                continue
             log.error(
                 "controller process %d exited with code %s; restarting it in %g s",
                 child.pid,
@@ -152,10 +170,13 @@ class ControllerProcess:
             if self._stop.wait(backoff):
                 return
             backoff = min(RESTART_BACKOFF_MAX, backoff * 2)
-            try:
-                self._spawn()
-            except OSError:
-                log.exception("could not restart the controller process")
+            self._respawn()
+
+    def _respawn(self) -> None:
+        try:
+            self._spawn()
+        except OSError:
+            log.exception("could not restart the controller process")
 
 
 def serve_child() -> int:
