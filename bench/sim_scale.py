@@ -21,6 +21,7 @@ import argparse
 import asyncio
 import os
 import random
+import signal
 import socket
 import subprocess
 import sys
@@ -34,6 +35,7 @@ from typing import Any
 import httpx
 import psutil
 
+from edgeorch.config import freeze_survivors, tune_garbage_collector
 from edgeorch.sim.fleet import generate_fleet
 from edgeorch.sim.runner import SimConfig, Simulation, run_on_loop
 
@@ -56,6 +58,7 @@ class Sampler:
         self.cpu: list[float] = []
         self.rss: list[int] = []
         self.sim_cpu: list[float] = []
+        self.sim_rss: list[int] = []
         # The controller process (a child of the server, edgeorch.controllers.process).
         self.child: psutil.Process | None = None
         self.child_cpu: list[float] = []
@@ -79,6 +82,7 @@ class Sampler:
             self.cpu.append(self.proc.cpu_percent(None))
             self.rss.append(self.proc.memory_info().rss)
             self.sim_cpu.append(self.me.cpu_percent(None))
+            self.sim_rss.append(self.me.memory_info().rss)
             if self.child is None:
                 self._find_child()
                 continue
@@ -92,6 +96,7 @@ class Sampler:
         self.cpu.clear()
         self.rss.clear()
         self.sim_cpu.clear()
+        self.sim_rss.clear()
         self.child_cpu.clear()
         self.child_rss.clear()
 
@@ -201,6 +206,8 @@ async def _run(
     headers = {"authorization": f"Bearer {TOKEN}"}
     admin = httpx.AsyncClient(base_url=url, headers=headers, timeout=120)
     sim = Simulation(config)
+    asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, _dump_tasks)
+    freeze_survivors(asyncio.get_running_loop())
     stop = asyncio.Event()
     started = time.monotonic()
     task = asyncio.create_task(sim.run(stop))
@@ -222,6 +229,8 @@ async def _run(
     sim.stats.heartbeat_latencies.clear()
     sim.stats.heartbeats = sim.stats.heartbeat_failures = 0
     sampler.reset()
+    own_lag: list[float] = []
+    lag_task = asyncio.create_task(_loop_lag(own_lag))
     buckets_before = await _buckets(admin)
     spy = None
     if args.profile:  # py-spy --gil: where the server's CPU goes during the window
@@ -232,10 +241,17 @@ async def _run(
              "--pid", str(sampler.proc.pid)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
-    await asyncio.sleep(args.duration)
+    await _progress(sim, sampler, args.duration)
     if spy is not None:
         spy.wait(60)
+    lag_task.cancel()
     out["steady"] = _snapshot(sim, sampler)
+    own_lag.sort()
+    out["steady"]["sim_lag"] = (
+        (own_lag[len(own_lag) // 2] * 1000, own_lag[int(0.99 * (len(own_lag) - 1))] * 1000)
+        if own_lag
+        else (0.0, 0.0)
+    )
     after = await _buckets(admin)
     for key, name, q in (
         ("server_p50", _BEAT_BUCKETS, 0.5),
@@ -260,6 +276,45 @@ async def _run(
     return out
 
 
+async def _loop_lag(into: list[float]) -> None:
+    """How late this process's event loop runs a 100 ms timer (the agents' side of a beat's
+    latency: an answer waits this long to be read)."""
+    loop = asyncio.get_running_loop()
+    while True:
+        before = loop.time()
+        await asyncio.sleep(0.1)
+        into.append(max(0.0, loop.time() - before - 0.1))
+
+
+async def _progress(sim: Simulation, sampler: Sampler, duration: float) -> None:
+    """Wait ``duration`` seconds, printing the heartbeats answered every 30 s."""
+    end = time.monotonic() + duration
+    beats = 0
+    while (left := end - time.monotonic()) > 0:
+        await asyncio.sleep(min(30.0, left))
+        done, beats = sim.stats.heartbeats - beats, sim.stats.heartbeats
+        print(f"window: {done} heartbeats answered in the last {min(30.0, left):.0f} s, "
+              f"{sim.stats.heartbeat_failures} failed in all "
+              f"(server CPU {sampler.cpu[-1] if sampler.cpu else 0:.0f} %)",
+              file=sys.stderr, flush=True)  # fmt: skip
+
+
+def _dump_tasks(*_: object) -> None:
+    """SIGUSR1: where every task of the simulator's loop waits (stderr), to see a stall."""
+    waits: Counter[str] = Counter()
+    for task in asyncio.all_tasks():
+        frames = task.get_stack()
+        where = f"{frames[-1].f_code.co_filename}:{frames[-1].f_lineno}" if frames else "(none)"
+        waits[where] += 1
+    for where, count in waits.most_common(20):
+        print(f"tasks: {count} waiting at {where}", file=sys.stderr, flush=True)
+
+
+def _first_last(samples: list[int]) -> tuple[float, float]:
+    """The first and last of RSS samples, in MB."""
+    return (samples[0] / 1e6, samples[-1] / 1e6) if samples else (0.0, 0.0)
+
+
 def _snapshot(sim: Simulation, sampler: Sampler) -> dict[str, Any]:
     latencies = sorted(sim.stats.heartbeat_latencies) or [0.0]
     cpu = sorted(sampler.cpu) or [0.0]
@@ -274,6 +329,9 @@ def _snapshot(sim: Simulation, sampler: Sampler) -> dict[str, Any]:
         "sim_cpu": sum(sampler.sim_cpu) / max(1, len(sampler.sim_cpu)),
         "child_cpu": sum(sampler.child_cpu) / max(1, len(sampler.child_cpu)),
         "child_rss": max(sampler.child_rss or [0]) / 1e6,
+        "sim_rss": _first_last(sampler.sim_rss),
+        "rss_first_last": _first_last(sampler.rss),
+        "over_100ms": sum(1 for v in latencies if v > 0.1),
     }
 
 
@@ -337,6 +395,13 @@ def _report(args: argparse.Namespace, out: dict[str, Any]) -> None:
     print(f"| simulator CPU mean (% of one core) | {steady['sim_cpu']:.0f} |")
     print(f"| server RSS max / controller process RSS max | {steady['rss']:.0f} / "
           f"{steady['child_rss']:.0f} MB |")  # fmt: skip
+    print(f"| server RSS at the window's start / end | {steady['rss_first_last'][0]:.0f} / "
+          f"{steady['rss_first_last'][1]:.0f} MB |")  # fmt: skip
+    print(f"| simulator RSS at the window's start / end | {steady['sim_rss'][0]:.0f} / "
+          f"{steady['sim_rss'][1]:.0f} MB |")  # fmt: skip
+    print(f"| heartbeats slower than 100 ms (as the agents see it) | {steady['over_100ms']} |")
+    print(f"| simulator event-loop lag p50 / p99 | {steady['sim_lag'][0]:.1f} / "
+          f"{steady['sim_lag'][1]:.1f} ms |")  # fmt: skip
     downs = out["false_downs"]
     shown = ", ".join(f"{k} {v}" for k, v in sorted(downs.items())) or "none"
     print(f"| false node suspect/down (steady state) | {shown} |")
@@ -399,6 +464,7 @@ def main() -> None:
             watch=not args.no_watch,
             request_timeout=60.0,
         )
+        tune_garbage_collector()  # as edgeorch simulate does (and freeze_survivors in _run)
         out = run_on_loop(_run(args, config, sampler, url))
     finally:
         server.terminate()
