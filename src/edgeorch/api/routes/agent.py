@@ -210,10 +210,10 @@ def lane_routes(prefix: str) -> list[BaseRoute]:
     :class:`Heartbeat` model (an invalid body is the same problem+json as elsewhere). The
     middlewares (body size limit, metrics) and exception handlers still apply.
 
-    Each agent also keeps a watch parked for up to a minute, 10,000 at a time: through
-    FastAPI each held ~180 tracked objects (its dependency solving's exit stacks, a second
-    request object, the endpoint's coroutines), which every garbage collection walked and
-    which made a watch cost ~1.6 ms of CPU (docs/benchmarks.md)."""
+    Each agent also keeps a watch parked for up to a minute, 10,000 at a time. Through FastAPI
+    each also held its dependency solving's exit stacks, a second request object and more
+    coroutines: a census of the server's heap counted ~315 tracked objects per agent before
+    this lane and ~270 after (``bench/server_heap.py``, docs/benchmarks.md)."""
     return [
         _LaneRoute(prefix + HEARTBEAT_PATH, _heartbeat_lane, methods=["POST"]),
         _WatchLaneRoute(prefix + ASSIGNMENTS_PATH, _watch_lane, methods=["GET"]),
