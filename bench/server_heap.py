@@ -17,6 +17,7 @@ Usage: PYTHONPATH=. .venv/bin/python bench/server_heap.py [--nodes 2000] [--wind
 """
 
 import argparse
+import contextlib
 import gc
 import json
 import os
@@ -32,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 import uvicorn
 
 from edgeorch.api import create_app
@@ -90,11 +92,7 @@ def _ready_nodes(url: str) -> float:
 
 
 def _rss_mb() -> float:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
+    return psutil.Process().memory_info().rss / 2**20
 
 
 def _measure(args: argparse.Namespace, url: str, tmp: Path, out: dict[str, Any]) -> None:
@@ -128,9 +126,11 @@ def _measure(args: argparse.Namespace, url: str, tmp: Path, out: dict[str, Any])
         time.sleep(args.window % 10)
         out["rss_mb_every_10_s"] = rss
         out["pauses"] = pauses.summary()
-        out["tracked_objects"] = gc.get_freeze_count() + len(gc.get_objects())
+        collected = gc.get_objects()  # the generations the collector walks
+        out["tracked_objects"] = gc.get_freeze_count() + len(collected)
         out["tracked_per_agent"] = out["tracked_objects"] / args.nodes
-        out["object_types"] = _types(gc.get_objects(), 25)  # the collected generations only
+        out["object_types"] = _types(collected, 25)
+        del collected
         if args.python_gc:  # the cycles the collector found during the window
             gc.collect()
             out["cycles_found_in_window"] = len(gc.garbage)
@@ -189,9 +189,8 @@ def main() -> None:
         timeout_keep_alive=int(HTTP_IDLE_SECONDS), timeout_graceful_shutdown=5,
     )  # fmt: skip
     try:
-        uvicorn.Server(config).run()
-    except KeyboardInterrupt:  # uvicorn raises the SIGINT again once it has stopped
-        pass
+        with contextlib.suppress(KeyboardInterrupt):  # uvicorn raises the SIGINT again on stop
+            uvicorn.Server(config).run()
     finally:
         prepared.database.dispose()
     print(json.dumps(out, indent=1))

@@ -245,13 +245,7 @@ async def _run(
     if spy is not None:
         spy.wait(60)
     lag_task.cancel()
-    out["steady"] = _snapshot(sim, sampler)
-    own_lag.sort()
-    out["steady"]["sim_lag"] = (
-        (own_lag[len(own_lag) // 2] * 1000, own_lag[int(0.99 * (len(own_lag) - 1))] * 1000)
-        if own_lag
-        else (0.0, 0.0)
-    )
+    out["steady"] = _snapshot(sim, sampler, own_lag)
     after = await _buckets(admin)
     for key, name, q in (
         ("server_p50", _BEAT_BUCKETS, 0.5),
@@ -315,14 +309,21 @@ def _first_last(samples: list[int]) -> tuple[float, float]:
     return (samples[0] / 1e6, samples[-1] / 1e6) if samples else (0.0, 0.0)
 
 
-def _snapshot(sim: Simulation, sampler: Sampler) -> dict[str, Any]:
-    latencies = sorted(sim.stats.heartbeat_latencies) or [0.0]
+def _p50_p99_ms(samples: list[float]) -> tuple[float, float]:
+    ordered = sorted(samples) or [0.0]
+    return ordered[len(ordered) // 2] * 1000, ordered[int(0.99 * (len(ordered) - 1))] * 1000
+
+
+def _snapshot(sim: Simulation, sampler: Sampler, own_lag: list[float]) -> dict[str, Any]:
+    latencies = sim.stats.heartbeat_latencies
+    p50, p99 = _p50_p99_ms(latencies)
     cpu = sorted(sampler.cpu) or [0.0]
     return {
         "beats": sim.stats.heartbeats,
         "failed": sim.stats.heartbeat_failures,
-        "p50": latencies[len(latencies) // 2] * 1000,
-        "p99": latencies[int(0.99 * (len(latencies) - 1))] * 1000,
+        "p50": p50,
+        "p99": p99,
+        "sim_lag": _p50_p99_ms(own_lag),
         "cpu_mean": sum(cpu) / len(cpu),
         "cpu_p95": cpu[int(0.95 * (len(cpu) - 1))],
         "rss": max(sampler.rss or [0]) / 1e6,

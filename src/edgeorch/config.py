@@ -185,20 +185,21 @@ def freeze_survivors(
 
     For the API server (and the simulator), after :func:`tune_garbage_collector`. What
     survives a collection there is alive and stays so for seconds or more (nodes' views,
-    credentials, a parked long-poll per agent: ~230 tracked objects an agent, 2.4 million at
-    10,000 agents). Left to the collector, each is examined again by every older-generation
-    collection until it dies, which at 10,000 agents meant ~42 ms middle-generation pauses
-    every ~0.7 s and a ~3 s whole-heap pause every few minutes with every request waiting
-    (docs/benchmarks.md). Frozen, each object is examined once, young, and is still freed as
-    usual when its last reference goes.
+    credentials, a parked long-poll per agent: ~270 tracked objects an agent at 2,000 agents,
+    ``bench/server_heap.py``). Left to the collector, each is examined again by every
+    older-generation collection until it dies, which at 10,000 agents meant ~42 ms
+    middle-generation pauses every ~0.7 s and a ~3 s whole-heap pause every few minutes with
+    every request waiting (docs/benchmarks.md). Frozen, each object is examined once, young,
+    and is still freed as usual when its last reference goes.
 
     The collections are timed, and run on the event loop's thread only (Python's automatic
     collection is turned off): in steady state a server frees about as many objects as it
-    makes, so the allocation count hardly moves while the young generation grows (at 2,000
-    agents, 14 collections a minute of up to 94 ms); and a collection started by another
-    thread runs the finalizers of the event loop's garbage (a dropped connection's transport)
-    on that thread, which uvloop's and libuv's handles do not allow: the first version, which
-    collected from a thread of its own, left 10,000 simulated agents' loop stuck for good.
+    makes, so the allocation count that would start a collection hardly moves while the young
+    generation grows (Python's thresholds gave 16 young collections in two minutes at 2,000
+    agents, up to 67 ms each); and a collection started by another thread runs the finalizers
+    of the event loop's garbage (a dropped connection's transport) on that thread, which
+    uvloop's and libuv's handles do not allow: the first version, which collected from a
+    thread of its own, left 10,000 simulated agents' loop stuck for good.
 
     What freezing gives up is finding reference cycles among objects that were alive at a
     collection and became garbage later. The server makes few: over a minute at 2,000 agents

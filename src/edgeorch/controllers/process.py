@@ -151,32 +151,27 @@ class ControllerProcess:
             if time.monotonic() - started >= STABLE_AFTER:
                 backoff = RESTART_BACKOFF_MIN
             if code == 0:
+                delay = self.clean_exit_grace
                 log.info(
                     "controller process %d stopped (asked to); restarting it in %g s unless the "
                     "server stops too",
                     child.pid,
-                    self.clean_exit_grace,
+                    delay,
                 )
-                if self._stop.wait(self.clean_exit_grace):
-                    return
-                self._respawn()
-                continue
-            log.error(
-                "controller process %d exited with code %s; restarting it in %g s",
-                child.pid,
-                code,
-                backoff,
-            )
-            if self._stop.wait(backoff):
+            else:
+                delay, backoff = backoff, min(RESTART_BACKOFF_MAX, backoff * 2)
+                log.error(
+                    "controller process %d exited with code %s; restarting it in %g s",
+                    child.pid,
+                    code,
+                    delay,
+                )
+            if self._stop.wait(delay):
                 return
-            backoff = min(RESTART_BACKOFF_MAX, backoff * 2)
-            self._respawn()
-
-    def _respawn(self) -> None:
-        try:
-            self._spawn()
-        except OSError:
-            log.exception("could not restart the controller process")
+            try:
+                self._spawn()
+            except OSError:
+                log.exception("could not restart the controller process")
 
 
 def serve_child() -> int:

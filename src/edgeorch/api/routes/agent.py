@@ -233,26 +233,32 @@ class _LaneRoute(Route):
 
 _WHOLE = re.compile(r"[0-9]{1,18}")
 _DECIMAL = re.compile(r"[0-9]{1,9}(\.[0-9]{0,9})?")
+_WATCH_QUERY = "edgeorch.watch_query"  # scope key: (since, digest, timeout) parsed by the lane
 
 
 class _WatchLaneRoute(_LaneRoute):
     """The watch lane takes only requests whose ``since`` and ``timeout`` are plain decimal
-    numbers (what agents send); any other query goes on to the documented FastAPI route, which
-    parses it and answers its errors as every other route does."""
+    numbers (what agents send), parsed once here into the scope; any other query goes on to
+    the documented FastAPI route, which parses it and answers its errors as every other route
+    does."""
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         match, child = super().matches(scope)
-        if match is Match.FULL and not _plain_watch_query(scope.get("query_string", b"")):
-            return Match.NONE, {}
+        if match is Match.FULL:
+            query = _plain_watch_query(scope.get("query_string", b""))
+            if query is None:
+                return Match.NONE, {}
+            child[_WATCH_QUERY] = query
         return match, child
 
 
-def _plain_watch_query(raw: bytes) -> bool:
+def _plain_watch_query(raw: bytes) -> tuple[int, str | None, float] | None:
+    """``(since, digest, timeout)`` of a plain watch query, None for any other."""
     query = QueryParams(raw)
-    since, timeout = query.get("since"), query.get("timeout")
-    return (since is None or _WHOLE.fullmatch(since) is not None) and (
-        timeout is None or _DECIMAL.fullmatch(timeout) is not None
-    )
+    since, timeout = query.get("since", "0"), query.get("timeout", "0")
+    if _WHOLE.fullmatch(since) is None or _DECIMAL.fullmatch(timeout) is None:
+        return None
+    return int(since), query.get("digest"), float(timeout)
 
 
 async def _beat(request: Request, node_id: str, body: Heartbeat) -> Response:
@@ -341,15 +347,8 @@ async def get_assignments(
 async def _watch_lane(request: Request) -> Response:
     node_id = str(request.path_params["node_id"])
     await require_node(node_id, request)
-    query = request.query_params
-    since, timeout = query.get("since"), query.get("timeout")
-    return await _assignments(
-        request,
-        node_id,
-        0 if since is None else int(since),
-        query.get("digest"),
-        0.0 if timeout is None else float(timeout),
-    )
+    since, digest, timeout = request.scope[_WATCH_QUERY]  # parsed by _WatchLaneRoute.matches
+    return await _assignments(request, node_id, since, digest, timeout)
 
 
 async def _assignments(
