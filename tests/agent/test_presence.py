@@ -1,5 +1,6 @@
 """Heartbeats persist the node row only on change or every PERSIST_INTERVAL seconds."""
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from edgeorch.agent.presence import Presence, ready_status
@@ -45,21 +46,20 @@ def test_forget_persisted_makes_the_next_beat_write() -> None:
     assert presence.should_persist("n", stored, fresh)
 
 
-def test_the_node_lifecycle_reads_one_snapshot_per_pass() -> None:
+def test_the_node_lifecycle_looks_up_the_live_table() -> None:
     presence = Presence(persist_interval=30)
     first, later = datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 1, 2, tzinfo=UTC)
     presence.seen("a", first)
     lookup = for_one_pass(presence.last_seen)  # a plain callable is used as it is
     assert lookup("a") == first and lookup("b") is None
 
-    class WithSnapshot:
+    class WithLookup:
         def __call__(self, node_id: str) -> datetime | None:
-            raise AssertionError("a pass must not call per node when a snapshot exists")
+            raise AssertionError("a pass must not call per node when a lookup exists")
 
-        def snapshot(self) -> dict[str, datetime]:
-            return presence.snapshot()
+        def lookup(self) -> Callable[[str], datetime | None]:
+            return presence.lookup()
 
-    lookup = for_one_pass(WithSnapshot())
-    presence.seen("a", later)  # after the snapshot: the pass keeps what it read
-    assert lookup("a") == first and lookup("b") is None
-    assert presence.snapshot() == {"a": later}
+    lookup = for_one_pass(WithLookup())
+    presence.seen("a", later)  # no copy: a beat during the pass is seen by it
+    assert lookup("a") == later and lookup("b") is None

@@ -86,3 +86,34 @@ def test_a_node_back_before_the_plan_committed_is_still_reported_recovered() -> 
     assert [e.object_id for e in plan.of(RecordEvent) if e.reason == "NodeRecovered"] == ["a"]
     note_applied(tracker, cut, {"a": ready}, plan)
     assert tracker.troubled == {}  # reported once
+
+
+def _in(node: Node, state: NodeState) -> Node:
+    return node.model_copy(update={"status": node.status.model_copy(update={"state": state})})
+
+
+def test_troubled_nodes_are_tracked_from_the_changes_only() -> None:
+    nodes = {n: _node(n) for n in ("a", "b", "c")}
+    tracker = NodeTracker(started=T0 - timedelta(hours=1))
+    now = T0 + timedelta(seconds=1)
+    plan, cut = lifecycle_plan(nodes, tracker, {n: now for n in nodes}.get, now, SETTINGS, 1)
+    tracker.note_changed(None)  # the first read is of every node
+    note_applied(tracker, cut, nodes, plan)
+    assert tracker.troubled == {} and tracker.changed == set()
+
+    # b went down and c suspect meanwhile; only b's change was read: c is not looked at.
+    nodes |= {"b": _in(nodes["b"], NodeState.DOWN), "c": _in(nodes["c"], NodeState.SUSPECT)}
+    tracker.note_changed(["b"])
+    note_applied(tracker, cut, nodes, plan)
+    assert tracker.troubled == {"b": NodeState.DOWN}
+    tracker.note_changed(["c"])
+    note_applied(tracker, cut, nodes, plan)
+    assert tracker.troubled == {"b": NodeState.DOWN, "c": NodeState.SUSPECT}
+
+    # b heartbeats again and is reported; c is deleted.
+    nodes = {"a": nodes["a"], "b": _node("b")}
+    plan, cut = lifecycle_plan(nodes, tracker, {n: now for n in nodes}.get, now, SETTINGS, 2)
+    assert [e.object_id for e in plan.of(RecordEvent) if e.reason == "NodeRecovered"] == ["b"]
+    tracker.note_changed(["b", "c"])
+    note_applied(tracker, cut, nodes, plan)
+    assert tracker.troubled == {}

@@ -184,7 +184,7 @@ def _start_controllers(
 
 class _AppPresence:
     """The app's heartbeat presence as the node lifecycle reads it (``controllers/nodes.py``
-    ``LastSeen``, plus ``snapshot`` for a whole pass). The agent routes create the presence on
+    ``LastSeen``, plus ``lookup`` for a whole pass). The agent routes create the presence on
     the first agent call (``routes/agent.py``)."""
 
     def __init__(self, app: FastAPI) -> None:
@@ -198,6 +198,10 @@ class _AppPresence:
         presence = self._presence()
         return None if presence is None else presence.last_seen(node_id)
 
-    def snapshot(self) -> dict[str, datetime]:
+    def lookup(self) -> Callable[[str], datetime | None]:
         presence = self._presence()
-        return {} if presence is None else presence.snapshot()
+        return _never_seen if presence is None else presence.lookup()
+
+
+def _never_seen(node_id: str) -> None:
+    return None

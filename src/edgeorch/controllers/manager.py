@@ -110,6 +110,7 @@ class NodeLifecycle:
     def node_pass(self) -> None:
         """One node-lifecycle pass."""
         nodes = self._cache.refresh()
+        self.tracker.note_changed(self._cache.changed)
         now = self._clock()
         plan, cut = lifecycle_plan(
             nodes,
@@ -126,7 +127,9 @@ class NodeLifecycle:
             # A heartbeat wrote the node meanwhile: it is alive; look again next tick.
             log.debug("node lifecycle plan conflicted: %s", exc)
             return
-        note_applied(self.tracker, cut, self._cache.refresh(), plan)
+        nodes = self._cache.refresh()
+        self.tracker.note_changed(self._cache.changed)
+        note_applied(self.tracker, cut, nodes, plan)
 
     def _loop(self) -> None:
         while not self._stop.wait(self.settings.node_tick):

@@ -29,10 +29,10 @@ LastSeen = Callable[[str], datetime | None]
 
 
 def for_one_pass(presence: LastSeen) -> LastSeen:
-    """``presence`` as one lookup table for a whole pass, when it can give one
-    (``snapshot()``, as the API server's does): a dict look-up per node instead of a call."""
-    snapshot = getattr(presence, "snapshot", None)
-    return presence if snapshot is None else snapshot().get
+    """``presence`` as its lookup table's own ``get`` for a whole pass, when it can give one
+    (``lookup()``, as the API server's does): a dict look-up per node instead of a call."""
+    lookup: Callable[[], LastSeen] | None = getattr(presence, "lookup", None)
+    return presence if lookup is None else lookup()
 
 
 Stalls = Callable[[datetime], float]  # seconds the heartbeat receiver stalled since a moment
@@ -142,12 +142,21 @@ def assess(
 
 @dataclass
 class NodeTracker:
-    """The node controller's memory: start time, known cut regions, and the nodes that were
-    suspect or down after the last pass (to tell when one recovers)."""
+    """The node controller's memory: start time, known cut regions, the nodes that were
+    suspect or down after the last pass (to tell when one recovers), and the nodes changed
+    since the last pass was noted (``None``: look at all of them)."""
 
     started: datetime
     partitioned: frozenset[str] = frozenset()
     troubled: dict[str, NodeState] = field(default_factory=dict)
+    changed: set[str] | None = None
+
+    def note_changed(self, node_ids: Iterable[str] | None) -> None:
+        """Nodes a read of the store found changed (``None``: it read all of them)."""
+        if node_ids is None:
+            self.changed = None
+        elif self.changed is not None:
+            self.changed.update(node_ids)
 
     def last_seen(self, node: Node, presence: LastSeen) -> datetime:
         """When ``node`` was last heard from: the latest of the in-memory presence, the stored
@@ -277,18 +286,31 @@ def note_applied(
     """Remember what a committed lifecycle ``plan`` left: the cut regions and the nodes that
     are suspect or down (for ``NodeRecovered`` events). ``nodes`` is read after the commit: a
     troubled node that a heartbeat made ready after the plan was made, so the plan did not
-    report it, stays noted and is reported by the next pass."""
+    report it, stays noted and is reported by the next pass.
+
+    Looks only at the nodes changed since the last note (``tracker.changed``), those the plan
+    wrote and those it reported: on a healthy fleet of 10,000 a scan of every node's state
+    was ~15 ms of the pass, twice a second, while a handful of nodes change per pass."""
     reported = {op.object_id for op in plan.of(RecordEvent) if op.reason == "NodeRecovered"}
-    troubled: dict[str, NodeState] = {
-        node_id: node.status.state
-        for node_id, node in nodes.items()
-        if node.status.state in (NodeState.SUSPECT, NodeState.DOWN)
-    }
-    for node_id, before in tracker.troubled.items():
-        if node_id not in troubled and node_id not in reported and node_id in nodes:
-            troubled[node_id] = before
+    troubled = tracker.troubled
+    if tracker.changed is None:
+        look_at: Iterable[str] = nodes.keys() | troubled.keys()
+    else:
+        written = {op.node_id for op in plan.of(UpdateNodeStatus)}
+        look_at = tracker.changed | written | reported
+    for node_id in look_at:
+        node = nodes.get(node_id)
+        if node is None:
+            troubled.pop(node_id, None)  # deleted
+            continue
+        state = node.status.state
+        if state is NodeState.SUSPECT or state is NodeState.DOWN:
+            troubled[node_id] = state
+        elif node_id in reported:
+            troubled.pop(node_id, None)
+        # else: back before this plan saw it; stays noted with its earlier state
     tracker.partitioned = partitioned
-    tracker.troubled = troubled
+    tracker.changed = set()
 
 
 def _node_event(node: Node, reason: str, message: str, type_: str) -> RecordEvent:
