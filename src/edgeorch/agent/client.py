@@ -7,7 +7,7 @@ Errors::
     └── Refused         a 4xx: the request itself or its credential was refused
 """
 
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
@@ -55,6 +55,24 @@ def _check(response: httpx.Response) -> httpx.Response:
     return response
 
 
+class Requests(Protocol):
+    """What :class:`ControlPlane` needs of its HTTP client: ``httpx.AsyncClient`` has it, and
+    so has the fleet simulator's ``SimClient`` (``sim/transport.py``)."""
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: dict[str, str],
+        json: Any = ...,
+        params: dict[str, Any] | None = ...,
+        timeout: float | None = ...,
+    ) -> httpx.Response: ...
+
+    async def aclose(self) -> None: ...
+
+
 class ControlPlane:
     """Async calls for join, heartbeat and watch; a sync call for artifact fetches (made from
     the supervisor's worker thread)."""
@@ -64,7 +82,7 @@ class ControlPlane:
         server: str,
         *,
         request_timeout: float = 10.0,
-        client: httpx.AsyncClient | None = None,
+        client: Requests | None = None,
     ) -> None:
         """``client``, when given, is a connection pool shared by many agents in one process
         (the fleet simulator); it must have ``base_url`` ``<server>/api/v1`` and its owner
@@ -72,7 +90,7 @@ class ControlPlane:
         self.server = server.rstrip("/")
         self._timeout = request_timeout
         self._owns_client = client is None
-        self._client = client or httpx.AsyncClient(
+        self._client: Requests = client or httpx.AsyncClient(
             base_url=self.server + API,
             timeout=request_timeout,
             verify=tls_context(),

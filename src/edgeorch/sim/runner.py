@@ -30,12 +30,12 @@ from typing import Any, TypeVar
 
 import httpx
 
-from edgeorch.agent.client import API, ControlPlane
+from edgeorch.agent.client import API, ControlPlane, Requests
 from edgeorch.config import raise_open_file_limit
 from edgeorch.sim.agent import AgentStats, Credential, JoinRefused, SimAgent
 from edgeorch.sim.faults import Fault, per_second_probability
 from edgeorch.sim.fleet import SimNode
-from edgeorch.sim.transport import SimTransport
+from edgeorch.sim.transport import SimClient, SimTransport
 
 EventSink = Callable[[str, str], None]
 NodeFactory = Callable[[int], SimNode]
@@ -151,12 +151,17 @@ class Simulation:
         self._rng = random.Random(config.seed)
         self._tokens = list(config.join_tokens)
         self._credentials = load_credentials(config.state_file)
+        base_url = config.server.rstrip("/") + API
+        transport = transport or SimTransport()
+        # The operator's calls (registration, join tokens) through httpx's client; the agents'
+        # own, a thousand a second on a large fleet, straight onto the same connections.
         self._http = httpx.AsyncClient(
-            base_url=config.server.rstrip("/") + API,
-            timeout=config.request_timeout,
-            transport=transport or SimTransport(),
+            base_url=base_url, timeout=config.request_timeout, transport=transport
         )
-        self._plane = ControlPlane(config.server, client=self._http)
+        agents: Requests = self._http
+        if isinstance(transport, SimTransport):
+            agents = SimClient(base_url, transport, timeout=config.request_timeout)
+        self._plane = ControlPlane(config.server, client=agents)
         self._join_slots = asyncio.Semaphore(JOIN_CONCURRENCY)
         self.agents: dict[str, SimAgent] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
