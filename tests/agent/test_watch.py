@@ -253,3 +253,33 @@ def test_a_watch_answers_from_the_kept_set_until_a_change_concerns_it(
         asyncio.run(scenario())
     finally:
         hub.close()
+
+
+def test_a_stopping_server_answers_parked_watches_at_once(tmp_path: Path) -> None:
+    db = Database(default_sqlite_url(tmp_path))
+    db.migrate()
+    nodes = [_node(db, f"n{i}") for i in range(3)]
+    hub = AssignmentHub(db, poll_interval=0.1, hint_interval=None)
+
+    async def scenario() -> None:
+        async def watch(node_id: str) -> tuple[Assignments, bool]:
+            first, _ = await wait_for_assignments(db, hub, node_id=node_id, digest=None, timeout=5)
+            return await wait_for_assignments(
+                db, hub, node_id=node_id, digest=first.digest, timeout=30
+            )
+
+        parked = [asyncio.create_task(watch(n)) for n in nodes]
+        await asyncio.sleep(0.3)
+        assert not any(t.done() for t in parked)
+        started = time.monotonic()
+        assert hub.release() == 3
+        answers = await asyncio.gather(*parked)
+        assert all(not changed for _, changed in answers)  # unchanged, as at a timeout
+        late = await watch(nodes[0])  # a watch arriving while the server stops: no wait
+        assert not late[1]
+        assert time.monotonic() - started < 1
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        hub.close()

@@ -162,6 +162,7 @@ class AssignmentHub:
         self._thread: threading.Thread | None = None
         self._unlisten = database.on_commit(self._wake.set)
         self._commits: CommitCounter | None = None
+        self.released = False  # the server is stopping: watches answer at once
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -186,6 +187,18 @@ class AssignmentHub:
             self._thread.join(5)
         if self._commits is not None:
             self._commits.close()
+
+    def release(self) -> int:
+        """Answer every parked watch now, and every later one at once, each with its set
+        unchanged as at its timeout: the server is stopping. Otherwise thousands of watches
+        hold its graceful shutdown for the whole timeout and are then cancelled. Returns how
+        many were parked."""
+        self.released = True
+        with self._lock:
+            parked = [w for ws in self._by_node.values() for w in ws if w.loop is not None]
+        for waiter in parked:
+            waiter.wake()
+        return len(parked)
 
     def poke(self) -> None:
         """Read the feed now (tests; a caller that knows of a write by another process)."""
@@ -228,11 +241,12 @@ class AssignmentHub:
             known = self._kept.get(node_id)
         waiter = _Waiter.of(node_id, current, asyncio.get_running_loop(), known)
         with self._lock:
-            stale = self._missed(waiter)
+            stale = self._missed(waiter) or self.released
             if not stale:
                 self._register(waiter)
         if stale:
-            # Changes after our read were dispatched before we registered: look again.
+            # Changes after our read were dispatched before we registered: look again (or the
+            # server is stopping: answer now).
             return
         assert waiter.woken is not None
         timer = asyncio.get_running_loop().call_later(timeout, _resolve, waiter.woken)
@@ -417,7 +431,7 @@ async def wait_for_assignments(
         current = await _read(database, hub, node_id)
     while digest is not None and current.digest == digest:
         remaining = deadline - loop.time()
-        if remaining <= 0:
+        if remaining <= 0 or hub.released:
             return current, False
         await hub.wait(node_id, current, remaining)
         current = hub.current(node_id) or await _read(database, hub, node_id)

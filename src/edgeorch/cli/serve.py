@@ -1,6 +1,7 @@
 """Running the control plane in this process: ``edgeorch server`` and ``edgeorch up``."""
 
 import logging
+import socket
 import sys
 import threading
 import time
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import uvicorn
 
+from edgeorch.agent.watch import AssignmentHub
 from edgeorch.api import create_app
 from edgeorch.api.bootstrap import (
     BootstrapResult,
@@ -106,13 +108,31 @@ def run(
         timeout_graceful_shutdown=5,
         timeout_keep_alive=int(HTTP_IDLE_SECONDS),
     )
-    server = uvicorn.Server(config)
+    server = ApiServer(config)
     if on_started is not None:
         threading.Thread(target=_when_started, args=(server, on_started), daemon=True).start()
     try:
         server.run()
     finally:
         prepared.database.dispose()
+
+
+class ApiServer(uvicorn.Server):
+    """uvicorn's server that, when it stops, first answers the agents' parked assignment
+    watches (``AssignmentHub.release``). A watch is parked for up to a minute; left alone,
+    thousands of them held the graceful shutdown for its whole timeout and were then
+    cancelled, each logged with a traceback."""
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        app = self.config.app
+        hub = getattr(getattr(app, "state", None), "agent_hub", None)
+        if isinstance(hub, AssignmentHub):
+            parked = hub.release()
+            if parked:
+                logging.getLogger("edgeorch.api").info(
+                    "stopping: answered %d parked assignment watches", parked
+                )
+        await super().shutdown(sockets)
 
 
 def _when_started(server: uvicorn.Server, callback: Callable[[], None]) -> None:

@@ -38,7 +38,7 @@ from rich.panel import Panel
 
 from edgeorch.agent.localstate import LocalState
 from edgeorch.api import create_app
-from edgeorch.cli.serve import Prepared, share_the_gil
+from edgeorch.cli.serve import ApiServer, Prepared, share_the_gil
 from edgeorch.config import HTTP_IDLE_SECONDS, tune_garbage_collector
 from edgeorch.controllers import ControllerSettings, controllers_enabled
 from edgeorch.sim.apps import analytics_wasm
@@ -150,7 +150,7 @@ class AllInOne:
             timeout_graceful_shutdown=1,
             timeout_keep_alive=int(HTTP_IDLE_SECONDS),
         )
-        self._server = uvicorn.Server(config)
+        self._server = ApiServer(config)
         self._server_thread = threading.Thread(target=self._server.run, name="server", daemon=True)
         self._server_thread.start()
         deadline = time.monotonic() + 30
