@@ -10,8 +10,8 @@ once every node has joined (and the ``--workloads`` are running):
 - with ``--kill K``: K nodes die at once after the steady-state window; the time until every
   workload that had an instance on them runs all its replicas on live nodes again.
 
-The agents' HTTP client is the simulator's own (``edgeorch.sim.transport``: one small connection
-pool per shard of nodes), as ``edgeorch simulate`` uses it.
+The agents' HTTP stack is the simulator's own (``edgeorch.sim.transport``: ``SimClient`` over
+``SimTransport``'s keep-alive connections), as ``edgeorch simulate`` uses it.
 
 Usage: .venv/bin/python bench/sim_scale.py [--nodes 10000] [--interval 10] [--duration 600]
        [--settle 30]
@@ -436,7 +436,11 @@ def main() -> None:
     parser.add_argument("--replicas", type=int, default=2)
     parser.add_argument("--kill", type=int, default=0, help="nodes to kill after the window")
     parser.add_argument("--kill-timeout", type=float, default=600.0)
-    parser.add_argument("--profile", default="", help="py-spy raw stacks of the server here")
+    parser.add_argument(
+        "--profile",
+        default="",
+        help="py-spy raw stacks of the server here (pip install -e '.[bench]')",
+    )
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="sim-scale-"))
     port = _free_port()
