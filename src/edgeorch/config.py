@@ -192,7 +192,7 @@ def freeze_survivors(
     every request waiting (docs/benchmarks.md). Frozen, each object is examined once, young,
     and is still freed as usual when its last reference goes.
 
-    The collections are timed, and run on the event loop's thread only (Python's automatic
+    The collections run on a timer, on the event loop's thread only (Python's automatic
     collection is turned off): in steady state a server frees about as many objects as it
     makes, so the allocation count that would start a collection hardly moves while the young
     generation grows (Python's thresholds gave 16 young collections in two minutes at 2,000

@@ -142,8 +142,7 @@ class SimTransport(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         """Send ``request`` and read the whole answer (no streaming)."""
-        url = request.url
-        key = (url.scheme, url.host, url.port or (443 if url.scheme == "https" else 80))
+        key = _key_of(request.url)
         body = await request.aread()
         timeouts = request.extensions.get("timeout", {})
         status, headers, content = await self.send(
@@ -217,15 +216,23 @@ class SimTransport(httpx.AsyncBaseTransport):
         self._idle.clear()
 
 
+def _key_of(url: httpx.URL) -> _Key:
+    return url.scheme, url.host, url.port or (443 if url.scheme == "https" else 80)
+
+
 def _serialize(request: httpx.Request, body: bytes) -> bytes:
-    target = request.url.raw_path
-    lines = [request.method.encode(), b" ", target, b" HTTP/1.1\r\n"]
-    for name, value in request.headers.raw:
-        if name.lower() == b"accept-encoding":
-            continue  # answers are read whole and not decoded here: ask for none
+    # Answers are read whole and not decoded here: ask for no encoding.
+    headers = [(k, v) for k, v in request.headers.raw if k.lower() != b"accept-encoding"]
+    return _raw_request(request.method.encode(), request.url.raw_path, headers, body)
+
+
+def _raw_request(
+    method: bytes, target: bytes, headers: list[tuple[bytes, bytes]], body: bytes
+) -> bytes:
+    lines = [method, b" ", target, b" HTTP/1.1\r\n"]
+    for name, value in headers:
         lines += [name, b": ", value, b"\r\n"]
-    lines.append(b"\r\n")
-    lines.append(body)
+    lines += [b"\r\n", body]
     return b"".join(lines)
 
 
@@ -234,17 +241,17 @@ class SimClient:
     query parameters, a timeout) written straight onto a :class:`SimTransport`.
 
     httpx's client builds, for every request, a merged URL, a cookie jar round trip (a
-    ``urllib`` request per answer), auth and redirect machinery and an event-hook chain: about
-    250 µs of CPU, a third of the simulator's time at 1,000 heartbeats a second (py-spy,
+    ``urllib`` request per answer), auth and redirect machinery and an event-hook chain: a
+    third of the simulator's samples at 1,000 heartbeats a second (py-spy, docs/benchmarks.md,
     2026-12-08). The bytes on the wire are the same HTTP/1.1 request; the answer is an
     ``httpx.Response``, so ``ControlPlane`` reads it as it reads httpx's."""
 
     def __init__(self, base_url: str, transport: SimTransport, *, timeout: float) -> None:
         url = httpx.URL(base_url)
-        self._key: _Key = (url.scheme, url.host, url.port or (443 if url.scheme == "https" else 80))
+        self._key = _key_of(url)
         self._prefix = url.raw_path.rstrip(b"/")
         host = httpx.Request("GET", url).headers["host"]  # as httpx writes it (IDNA, IPv6, port)
-        self._host = b"host: " + host.encode("ascii") + b"\r\n"
+        self._host = (b"host", host.encode("ascii"))
         self._transport = transport
         self._timeout = timeout
 
@@ -262,19 +269,17 @@ class SimClient:
         target = self._prefix + url.encode()
         if params:
             target += b"?" + urlencode(params).encode()
-        lines = [method.encode(), b" ", target, b" HTTP/1.1\r\n", self._host]
-        for name, value in headers.items():
-            lines += [name.encode(), b": ", value.encode(), b"\r\n"]
+        fields = [self._host, *((k.encode(), v.encode()) for k, v in headers.items())]
         body = b""
         if json is not None:
             body = jsonlib.dumps(json, ensure_ascii=False, separators=(",", ":")).encode()
-            lines.append(b"content-type: application/json\r\n")
+            fields.append((b"content-type", b"application/json"))
         if body or method in ("POST", "PUT", "PATCH"):
-            lines += [b"content-length: ", str(len(body)).encode(), b"\r\n"]
-        lines += [b"\r\n", body]
+            fields.append((b"content-length", str(len(body)).encode()))
+        raw = _raw_request(method.encode(), target, fields, body)
         read_timeout = self._timeout if timeout is None else timeout
         status, answer_headers, content = await self._transport.send(
-            self._key, b"".join(lines), self._timeout, read_timeout
+            self._key, raw, self._timeout, read_timeout
         )
         return httpx.Response(status, headers=answer_headers, content=content)
 
